@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class RecognitionConfig(AppConfig):
+    name = "recognition"
+    verbose_name = "Recognition"
+
+    def ready(self) -> None:
+        from . import gallery
+
+        gallery.connect_signals()

@@ -1,0 +1,363 @@
+"""The recognition pipeline: load, detect, encode, match, annotate.
+
+Plain functions over bytes and numpy arrays: no Django, no Celery. Boxes are
+(top, right, bottom, left) in pixels of the original, orientation-corrected image,
+the convention of the face_recognition package.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+Box = tuple[int, int, int, int]
+
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
+DETECTORS = ("hog", "cnn", "haar")
+
+
+class ImageError(ValueError):
+    """The input is not a usable image. A terminal failure: retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    detector: str = "hog"
+    max_side: int = 1600
+    upsample_max_pixels: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person_id: int
+    name: str
+    distance: float
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    box: Box
+    encoding: np.ndarray = field(repr=False)
+    candidates: tuple[Candidate, ...]
+    tolerance: float
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def match(self) -> Candidate | None:
+        """The nearest person when within the tolerance, else None ("Unknown")."""
+        best = self.best
+        return best if best is not None and best.distance <= self.tolerance else None
+
+    @property
+    def label(self) -> str:
+        return self.match.name if self.match else "Unknown"
+
+
+@dataclass(frozen=True)
+class Recognition:
+    width: int
+    height: int
+    faces: list[FaceResult]
+    timings: dict[str, float]
+    annotated_jpeg: bytes = field(repr=False)
+
+
+# --- Load --------------------------------------------------------------------------------
+
+
+def load_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Decode image bytes to an RGB uint8 array with the EXIF orientation applied.
+
+    Raises ImageError with a message fit for the user for an empty, unreadable,
+    truncated, unsupported or oversized image.
+    """
+    if not data:
+        raise ImageError("The file is empty.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageError(
+                        f"The image is {width}×{height} = {width * height:,} pixels, "
+                        f"over the limit of {max_pixels:,}."
+                    )
+                image.load()
+                image = _apply_orientation(image)
+                rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        except ImageError:
+            raise
+        except UnidentifiedImageError:
+            raise ImageError(
+                "The file is not a supported image (JPEG, PNG or WebP)."
+            ) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(
+                f"The image has more pixels than the limit of {max_pixels:,}."
+            ) from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageError(f"The image could not be decoded ({exc}).") from None
+    return np.ascontiguousarray(rgb)
+
+
+def _apply_orientation(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not reject the pixels
+        return image
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format the bytes say they are (e.g. "JPEG"), or None if not allowed."""
+    try:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+            return image.format
+    except Exception:  # noqa: BLE001 - any failure means "not an image we accept"
+        return None
+
+
+# --- Detect ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _face_recognition() -> ModuleType:
+    # Importing face_recognition loads every dlib model (~100 MB): do it once per
+    # process and only in the processes that detect or encode.
+    import face_recognition
+
+    return face_recognition
+
+
+@functools.cache
+def _haar_cascade() -> cv2.CascadeClassifier:
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+    cascade = cv2.CascadeClassifier(path)
+    if cascade.empty():
+        raise RuntimeError(f"OpenCV Haar cascade not found at {path}")
+    return cascade
+
+
+def load_models(detector: str = "hog") -> None:
+    """Load the models a detector needs, so the first job does not pay for it."""
+    _face_recognition()
+    if detector == "haar":
+        _haar_cascade()
+
+
+def detect_faces(rgb: np.ndarray, options: DetectOptions) -> list[Box]:
+    """Find faces on a copy reduced to options.max_side; boxes are in original pixels."""
+    if options.detector not in DETECTORS:
+        raise ValueError(f"Unknown detector {options.detector!r}")
+    height, width = rgb.shape[:2]
+    scale = min(1.0, options.max_side / max(height, width))
+    small = rgb
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    upsample = 1 if small.shape[0] * small.shape[1] <= options.upsample_max_pixels else 0
+    if options.detector == "haar":
+        boxes = _detect_haar(small)
+    else:
+        boxes = _face_recognition().face_locations(
+            small, number_of_times_to_upsample=upsample, model=options.detector
+        )
+    return [_scale_box(box, scale, width, height) for box in boxes]
+
+
+def _detect_haar(rgb: np.ndarray) -> list[Box]:
+    gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    found = _haar_cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
+    return [(int(y), int(x + w), int(y + h), int(x)) for (x, y, w, h) in found]
+
+
+def _scale_box(box: Sequence[int], scale: float, width: int, height: int) -> Box:
+    top, right, bottom, left = (round(v / scale) for v in box)
+    return (
+        max(0, min(top, height - 1)),
+        max(0, min(right, width - 1)),
+        max(0, min(bottom, height - 1)),
+        max(0, min(left, width - 1)),
+    )
+
+
+# --- Encode ------------------------------------------------------------------------------
+
+
+def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
+    """128-d encodings of the given faces, computed on the full-resolution image."""
+    if not boxes:
+        return []
+    return _face_recognition().face_encodings(rgb, known_face_locations=list(boxes))
+
+
+# --- Match -------------------------------------------------------------------------------
+
+
+class Gallery:
+    """Enrolled encodings as one matrix, rows grouped by person for vectorised matching."""
+
+    def __init__(self, rows: Iterable[tuple[int, str, np.ndarray]]) -> None:
+        ordered = sorted(rows, key=lambda row: row[0])
+        self.names: dict[int, str] = {pid: name for pid, name, _ in ordered}
+        if ordered:
+            self.matrix = np.vstack([np.asarray(enc, dtype=np.float64) for _, _, enc in ordered])
+            row_ids = np.array([pid for pid, _, _ in ordered], dtype=np.int64)
+        else:
+            self.matrix = np.empty((0, 128), dtype=np.float64)
+            row_ids = np.empty(0, dtype=np.int64)
+        self.person_ids, self.starts = np.unique(row_ids, return_index=True)
+        self.sq_norms = np.einsum("ij,ij->i", self.matrix, self.matrix)
+
+    def __len__(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def people_count(self) -> int:
+        return len(self.person_ids)
+
+    def person_distances(self, encodings: np.ndarray) -> np.ndarray:
+        """Distance from each encoding (F×128) to each person's nearest photo (F×P)."""
+        encodings = np.atleast_2d(np.asarray(encodings, dtype=np.float64))
+        squared = (
+            np.einsum("ij,ij->i", encodings, encodings)[:, None]
+            + self.sq_norms[None, :]
+            - 2.0 * encodings @ self.matrix.T
+        )
+        distances = np.sqrt(np.clip(squared, 0.0, None))
+        return np.minimum.reduceat(distances, self.starts, axis=1)
+
+
+def match_faces(
+    boxes: Sequence[Box],
+    encodings: Sequence[np.ndarray],
+    gallery: Gallery,
+    tolerance: float,
+    limit: int = 3,
+) -> list[FaceResult]:
+    """Each face with its nearest `limit` people; beyond `tolerance` it is Unknown."""
+    if not encodings:
+        return []
+    if gallery.people_count == 0:
+        return [FaceResult(b, e, (), tolerance) for b, e in zip(boxes, encodings, strict=True)]
+    per_person = gallery.person_distances(np.vstack(encodings))
+    order = np.argsort(per_person, axis=1)[:, :limit]
+    faces = []
+    for box, encoding, row, best in zip(boxes, encodings, per_person, order, strict=True):
+        candidates = tuple(
+            Candidate(
+                person_id=int(gallery.person_ids[i]),
+                name=gallery.names[int(gallery.person_ids[i])],
+                distance=round(float(row[i]), 4),
+            )
+            for i in best
+        )
+        faces.append(FaceResult(box, encoding, candidates, tolerance))
+    return faces
+
+
+# --- Annotate ----------------------------------------------------------------------------
+
+_KNOWN = (60, 180, 75)  # BGR green
+_UNKNOWN = (40, 40, 220)  # BGR red
+
+
+def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
+    """A JPEG of the image with each face boxed and labelled with its name and distance."""
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    height, width = bgr.shape[:2]
+    thickness = max(2, round(max(height, width) / 400))
+    font_scale = max(0.5, max(height, width) / 1400)
+    for face in faces:
+        top, right, bottom, left = face.box
+        color = _KNOWN if face.match else _UNKNOWN
+        cv2.rectangle(bgr, (left, top), (right, bottom), color, thickness)
+        label = face.label
+        if face.best is not None:
+            label = f"{label} {face.best.distance:.2f}"
+        (text_w, text_h), baseline = cv2.getTextSize(
+            label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1
+        )
+        y = bottom + text_h + baseline + 4
+        if y > height:
+            y = max(text_h + baseline + 4, top)
+        cv2.rectangle(bgr, (left, y - text_h - baseline - 4), (left + text_w + 6, y), color, -1)
+        cv2.putText(
+            bgr,
+            label,
+            (left + 3, y - baseline - 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the annotated image")
+    return buffer.tobytes()
+
+
+# --- The whole pipeline ------------------------------------------------------------------
+
+
+def recognize(
+    data: bytes,
+    gallery: Gallery,
+    *,
+    tolerance: float,
+    detect: DetectOptions,
+    max_pixels: int,
+    limit: int = 3,
+) -> Recognition:
+    """Run every stage on one image and time each of them (seconds)."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 4)
+        clock = now
+
+    rgb = load_image(data, max_pixels)
+    lap("decode")
+    boxes = detect_faces(rgb, detect)
+    lap("detect")
+    encodings = encode_faces(rgb, boxes)
+    lap("encode")
+    faces = match_faces(boxes, encodings, gallery, tolerance, limit)
+    lap("match")
+    annotated = annotate(rgb, faces)
+    lap("annotate")
+    height, width = rgb.shape[:2]
+    return Recognition(width, height, faces, timings, annotated)
+
+
+def encode_single_face(data: bytes, *, detect: DetectOptions, max_pixels: int) -> tuple[Box, np.ndarray]:
+    """The box and encoding of the one face in an enrolment photo.
+
+    Raises ImageError when the image is unusable or holds no face or several faces.
+    """
+    rgb = load_image(data, max_pixels)
+    boxes = detect_faces(rgb, detect)
+    if not boxes:
+        raise ImageError("No face was found in this photo.")
+    if len(boxes) > 1:
+        raise ImageError(
+            f"{len(boxes)} faces were found in this photo; an enrolment photo must show one."
+        )
+    (encoding,) = encode_faces(rgb, boxes)
+    return boxes[0], encoding

@@ -1,0 +1,74 @@
+"""Running the pipeline for one claimed job and recording its outcome."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from . import gallery, options
+from .models import Job
+from .pipeline import FaceResult, ImageError, recognize
+
+logger = logging.getLogger(__name__)
+
+
+def face_record(face: FaceResult) -> dict:
+    """The JSON stored for one face of a job."""
+    match, best = face.match, face.best
+    return {
+        "name": match.name if match else None,
+        "person_id": match.person_id if match else None,
+        "distance": best.distance if best else None,
+        "box": list(face.box),
+        "candidates": [
+            {"person_id": c.person_id, "name": c.name, "distance": c.distance}
+            for c in face.candidates
+        ],
+    }
+
+
+def result_name(job: Job) -> str:
+    # One fixed name per job: a redelivered job overwrites its result, never adds one.
+    return f"results/{job.pk}.jpg"
+
+
+def save_result_image(job: Job, jpeg: bytes) -> str:
+    # The default storage overwrites (settings.STORAGES), so the name stays fixed.
+    return default_storage.save(result_name(job), ContentFile(jpeg))
+
+
+def process(job: Job) -> None:
+    """Recognise the faces in a claimed job's photo and record success or failure.
+
+    Bad input ends the job as FAILURE with its reason. Other exceptions propagate so
+    the caller can retry transient ones.
+    """
+    try:
+        with job.image.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        job.mark_failed("The uploaded file is missing from storage.")
+        return
+    try:
+        outcome = recognize(
+            data,
+            gallery.current(),
+            tolerance=options.tolerance(),
+            detect=options.detect_options(),
+            max_pixels=options.max_pixels(),
+        )
+    except ImageError as exc:
+        job.mark_failed(str(exc))
+        return
+    stored = save_result_image(job, outcome.annotated_jpeg)
+    faces = [face_record(face) for face in outcome.faces]
+    if not job.mark_succeeded(
+        faces=faces,
+        timings=outcome.timings,
+        result_path=stored,
+        width=outcome.width,
+        height=outcome.height,
+    ):
+        logger.warning("Job %s was finished by another attempt; result kept", job.pk)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FACES_DIR = Path(os.environ.get("FACESITE_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    """Every test gets its own MEDIA_ROOT, a local cache and a fast password hasher."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+    yield
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    """scikit-image's astronaut: a real photograph of Eileen Collins' face."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 92) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def astronaut_jpeg(astronaut_rgb) -> bytes:
+    return jpeg_bytes(astronaut_rgb)
+
+
+@pytest.fixture(scope="session")
+def astronaut_face_jpeg(astronaut_rgb) -> bytes:
+    """The top of the astronaut photo: exactly one face (her head), for enrolment."""
+    return jpeg_bytes(astronaut_rgb[:300])
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    if not (FACES_DIR / "MANIFEST.csv").is_file():
+        pytest.skip(
+            f"shared face photos not found at {FACES_DIR}; set FACESITE_FACES_DIR "
+            "to a folder laid out like ../shared/faces"
+        )
+    return FACES_DIR
