@@ -28,7 +28,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if lowered in {"0", "false", "no", "off"}:
         return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+    raise ImproperlyConfigured(
+        f"{name} must be a boolean (1/0, true/false), not {value!r}"
+    )
 
 
 def env_int(name: str, default: int, minimum: int | None = None) -> int:
@@ -38,7 +40,9 @@ def env_int(name: str, default: int, minimum: int | None = None) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+        raise ImproperlyConfigured(
+            f"{name} must be an integer, not {value!r}"
+        ) from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
     return number
@@ -53,7 +57,9 @@ def env_float(name: str, default: float, low: float, high: float) -> float:
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
     if not low <= number <= high:
-        raise ImproperlyConfigured(f"{name} must be between {low} and {high}, not {number}")
+        raise ImproperlyConfigured(
+            f"{name} must be between {low} and {high}, not {number}"
+        )
     return number
 
 
@@ -64,11 +70,13 @@ def env_list(name: str, default: str) -> list[str]:
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).strip().lower()
     if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(choices)}, not {value!r}"
+        )
     return value
 
 
-# --- Core ------------------------------------------------------------------------------
+# --- Core ---------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -123,7 +131,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database --------------------------------------------------------------------------
+# --- Database -----------------------------------------------------------------
 
 DATABASES = {
     "default": dj_database_url.parse(
@@ -142,7 +150,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30, minimum=1),
         "transaction_mode": "IMMEDIATE",
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            "PRAGMA busy_timeout=30000;"
         ),
     }
     # Integration tests run a real worker process against the test database, so it
@@ -153,7 +162,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: broker and cache -----------------------------------------------------------
+# --- Redis: broker and cache --------------------------------------------------
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -166,10 +175,12 @@ CACHES = {
     }
 }
 
-# --- Auth, i18n, static and media ------------------------------------------------------
+# --- Auth, i18n, static and media ---------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -185,7 +196,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    # Overwrite, so a redelivered job rewrites its one result image instead of adding one.
+    # Overwrite: a redelivered job rewrites its one result image, never adds one.
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"allow_overwrite": True},
@@ -204,7 +215,7 @@ MEDIA_URL = "/media/"
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
-# --- Recognition -----------------------------------------------------------------------
+# --- Recognition --------------------------------------------------------------
 
 # A face further than this from every enrolled face is "Unknown".
 FACESITE_TOLERANCE = env_float("FACESITE_TOLERANCE", 0.6, 0.0, 1.0)
@@ -214,14 +225,18 @@ FACESITE_DETECTOR = env_choice("FACESITE_DETECTOR", "hog", ("hog", "cnn", "haar"
 FACESITE_DETECT_MAX_SIDE = env_int("FACESITE_DETECT_MAX_SIDE", 1600, minimum=64)
 # HOG/CNN upsampling finds faces half as large at about four times the cost; it is
 # applied only while the detection copy is at most this many pixels.
-FACESITE_UPSAMPLE_MAX_PIXELS = env_int("FACESITE_UPSAMPLE_MAX_PIXELS", 1_000_000, minimum=0)
+FACESITE_UPSAMPLE_MAX_PIXELS = env_int(
+    "FACESITE_UPSAMPLE_MAX_PIXELS", 1_000_000, minimum=0
+)
 FACESITE_MAX_IMAGE_PIXELS = env_int("FACESITE_MAX_IMAGE_PIXELS", 40_000_000, minimum=1)
-FACESITE_MAX_UPLOAD_BYTES = env_int("FACESITE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1)
+FACESITE_MAX_UPLOAD_BYTES = env_int(
+    "FACESITE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1
+)
 FACESITE_MAX_FILES_PER_UPLOAD = env_int("FACESITE_MAX_FILES_PER_UPLOAD", 50, minimum=1)
 DATA_UPLOAD_MAX_NUMBER_FILES = FACESITE_MAX_FILES_PER_UPLOAD
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-# --- Celery ----------------------------------------------------------------------------
+# --- Celery -------------------------------------------------------------------
 # JSON only: a pickle payload in Redis would run code in the workers (see README).
 CELERY_BROKER_URL = REDIS_URL
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -249,7 +264,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 1,
 }
-CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 500, minimum=1)
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int(
+    "CELERY_WORKER_MAX_TASKS_PER_CHILD", 500, minimum=1
+)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
     "CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1_000_000, minimum=1
 )  # KiB
@@ -268,12 +285,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- Logging ---------------------------------------------------------------------------
+# --- Logging ------------------------------------------------------------------
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

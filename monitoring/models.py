@@ -17,7 +17,9 @@ class PerformanceStat(models.Model):
     num_workers = models.PositiveIntegerField(default=1)
     faces_found = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
-    source = models.CharField(max_length=500, blank=True, help_text="The folder that was run.")
+    source = models.CharField(
+        max_length=500, blank=True, help_text="The folder that was run."
+    )
     timestamp = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

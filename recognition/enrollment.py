@@ -34,7 +34,9 @@ def enroll_photo(person: Person, data: bytes, source_name: str = "") -> KnownFac
     """
     duplicate = find_duplicate(data)
     if duplicate is not None:
-        raise EnrollmentError(f"This photo is already enrolled for {duplicate.person.name}.")
+        raise EnrollmentError(
+            f"This photo is already enrolled for {duplicate.person.name}."
+        )
     image_format = sniff_format(data)
     if image_format is None:
         raise EnrollmentError("The file is not a supported image (JPEG, PNG or WebP).")

@@ -38,7 +38,7 @@ def load() -> Gallery:
 
 
 def version() -> str | None:
-    """The gallery version in the shared cache, or None when the cache is unreachable."""
+    """The gallery version in the shared cache; None when the cache is unreachable."""
     try:
         current = cache.get(VERSION_KEY)
         if current is None:
@@ -67,7 +67,9 @@ def invalidate() -> None:
     try:
         cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:  # noqa: BLE001
-        logger.warning("Could not publish a new gallery version; workers reload on cache loss")
+        logger.warning(
+            "Could not publish a new gallery version; workers reload on cache loss"
+        )
     with _lock:
         _loaded["version"] = None
 

@@ -42,10 +42,14 @@ class KnownFace(models.Model):
         max_length=255, blank=True, help_text="The file name it was enrolled from."
     )
     sha256 = models.CharField(
-        max_length=64, unique=True, help_text="Digest of the file content: one enrolment each."
+        max_length=64,
+        unique=True,
+        help_text="Digest of the file content: one enrolment each.",
     )
     encoding = models.BinaryField(help_text="128 float64 values.")
-    box = models.JSONField(default=list, help_text="[top, right, bottom, left] in pixels.")
+    box = models.JSONField(
+        default=list, help_text="[top, right, bottom, left] in pixels."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -79,14 +83,18 @@ class Job(models.Model):
     FINAL_STATUSES = (Status.SUCCESS, Status.FAILURE)
 
     submission = models.UUIDField(default=uuid.uuid4, db_index=True)
-    filename = models.CharField(max_length=255, help_text="The uploaded file's name, as text.")
+    filename = models.CharField(
+        max_length=255, help_text="The uploaded file's name, as text."
+    )
     image = models.FileField(upload_to=upload_path, max_length=255)
     task_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
-    duration = models.FloatField(null=True, blank=True, help_text="Seconds from start to end.")
+    duration = models.FloatField(
+        null=True, blank=True, help_text="Seconds from start to end."
+    )
     worker_name = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     result_path = models.CharField(max_length=255, blank=True)
@@ -144,7 +152,9 @@ class Job(models.Model):
         # Only the claim holder (same attempt) may record the outcome, once.
         end = timezone.now()
         start = self.start_time or end
-        fields.update(status=status, end_time=end, duration=(end - start).total_seconds())
+        fields.update(
+            status=status, end_time=end, duration=(end - start).total_seconds()
+        )
         updated = Job.objects.filter(
             pk=self.pk, status=self.Status.STARTED, attempts=self.attempts
         ).update(**fields)

@@ -17,11 +17,11 @@ from types import ModuleType
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 Box = tuple[int, int, int, int]
 
-ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")  # JPEG includes MPO (multi-picture) files
 DETECTORS = ("hog", "cnn", "haar")
 
 
@@ -74,7 +74,7 @@ class Recognition:
     annotated_jpeg: bytes = field(repr=False)
 
 
-# --- Load --------------------------------------------------------------------------------
+# --- Load ---------------------------------------------------------------------
 
 
 def load_image(data: bytes, max_pixels: int) -> np.ndarray:
@@ -129,7 +129,7 @@ def sniff_format(data: bytes) -> str | None:
         return None
 
 
-# --- Detect ------------------------------------------------------------------------------
+# --- Detect -------------------------------------------------------------------
 
 
 @functools.cache
@@ -138,6 +138,9 @@ def _face_recognition() -> ModuleType:
     # process and only in the processes that detect or encode.
     import face_recognition
 
+    # face_recognition turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process,
+    # which would let a truncated upload pass as an image: turn it back off.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     return face_recognition
 
 
@@ -158,7 +161,7 @@ def load_models(detector: str = "hog") -> None:
 
 
 def detect_faces(rgb: np.ndarray, options: DetectOptions) -> list[Box]:
-    """Find faces on a copy reduced to options.max_side; boxes are in original pixels."""
+    """Find faces on a copy reduced to max_side; boxes are in original pixels."""
     if options.detector not in DETECTORS:
         raise ValueError(f"Unknown detector {options.detector!r}")
     height, width = rgb.shape[:2]
@@ -167,7 +170,9 @@ def detect_faces(rgb: np.ndarray, options: DetectOptions) -> list[Box]:
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    upsample = 1 if small.shape[0] * small.shape[1] <= options.upsample_max_pixels else 0
+    upsample = (
+        1 if small.shape[0] * small.shape[1] <= options.upsample_max_pixels else 0
+    )
     if options.detector == "haar":
         boxes = _detect_haar(small)
     else:
@@ -179,7 +184,9 @@ def detect_faces(rgb: np.ndarray, options: DetectOptions) -> list[Box]:
 
 def _detect_haar(rgb: np.ndarray) -> list[Box]:
     gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    found = _haar_cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
+    found = _haar_cascade().detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30)
+    )
     return [(int(y), int(x + w), int(y + h), int(x)) for (x, y, w, h) in found]
 
 
@@ -193,7 +200,7 @@ def _scale_box(box: Sequence[int], scale: float, width: int, height: int) -> Box
     )
 
 
-# --- Encode ------------------------------------------------------------------------------
+# --- Encode -------------------------------------------------------------------
 
 
 def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
@@ -203,17 +210,19 @@ def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
     return _face_recognition().face_encodings(rgb, known_face_locations=list(boxes))
 
 
-# --- Match -------------------------------------------------------------------------------
+# --- Match --------------------------------------------------------------------
 
 
 class Gallery:
-    """Enrolled encodings as one matrix, rows grouped by person for vectorised matching."""
+    """Enrolled encodings as one matrix, rows grouped by person for matching."""
 
     def __init__(self, rows: Iterable[tuple[int, str, np.ndarray]]) -> None:
         ordered = sorted(rows, key=lambda row: row[0])
         self.names: dict[int, str] = {pid: name for pid, name, _ in ordered}
         if ordered:
-            self.matrix = np.vstack([np.asarray(enc, dtype=np.float64) for _, _, enc in ordered])
+            self.matrix = np.vstack(
+                [np.asarray(enc, dtype=np.float64) for _, _, enc in ordered]
+            )
             row_ids = np.array([pid for pid, _, _ in ordered], dtype=np.int64)
         else:
             self.matrix = np.empty((0, 128), dtype=np.float64)
@@ -251,11 +260,16 @@ def match_faces(
     if not encodings:
         return []
     if gallery.people_count == 0:
-        return [FaceResult(b, e, (), tolerance) for b, e in zip(boxes, encodings, strict=True)]
+        return [
+            FaceResult(b, e, (), tolerance)
+            for b, e in zip(boxes, encodings, strict=True)
+        ]
     per_person = gallery.person_distances(np.vstack(encodings))
     order = np.argsort(per_person, axis=1)[:, :limit]
     faces = []
-    for box, encoding, row, best in zip(boxes, encodings, per_person, order, strict=True):
+    for box, encoding, row, best in zip(
+        boxes, encodings, per_person, order, strict=True
+    ):
         candidates = tuple(
             Candidate(
                 person_id=int(gallery.person_ids[i]),
@@ -268,14 +282,14 @@ def match_faces(
     return faces
 
 
-# --- Annotate ----------------------------------------------------------------------------
+# --- Annotate -----------------------------------------------------------------
 
 _KNOWN = (60, 180, 75)  # BGR green
 _UNKNOWN = (40, 40, 220)  # BGR red
 
 
 def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
-    """A JPEG of the image with each face boxed and labelled with its name and distance."""
+    """A JPEG of the image, each face boxed and labelled with name and distance."""
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     height, width = bgr.shape[:2]
     thickness = max(2, round(max(height, width) / 400))
@@ -293,7 +307,9 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
         y = bottom + text_h + baseline + 4
         if y > height:
             y = max(text_h + baseline + 4, top)
-        cv2.rectangle(bgr, (left, y - text_h - baseline - 4), (left + text_w + 6, y), color, -1)
+        cv2.rectangle(
+            bgr, (left, y - text_h - baseline - 4), (left + text_w + 6, y), color, -1
+        )
         cv2.putText(
             bgr,
             label,
@@ -310,7 +326,7 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
     return buffer.tobytes()
 
 
-# --- The whole pipeline ------------------------------------------------------------------
+# --- The whole pipeline -------------------------------------------------------
 
 
 def recognize(
@@ -346,7 +362,9 @@ def recognize(
     return Recognition(width, height, faces, timings, annotated)
 
 
-def encode_single_face(data: bytes, *, detect: DetectOptions, max_pixels: int) -> tuple[Box, np.ndarray]:
+def encode_single_face(
+    data: bytes, *, detect: DetectOptions, max_pixels: int
+) -> tuple[Box, np.ndarray]:
     """The box and encoding of the one face in an enrolment photo.
 
     Raises ImageError when the image is unusable or holds no face or several faces.
@@ -357,7 +375,8 @@ def encode_single_face(data: bytes, *, detect: DetectOptions, max_pixels: int) -
         raise ImageError("No face was found in this photo.")
     if len(boxes) > 1:
         raise ImageError(
-            f"{len(boxes)} faces were found in this photo; an enrolment photo must show one."
+            f"{len(boxes)} faces were found in this photo; "
+            "an enrolment photo must show exactly one."
         )
     (encoding,) = encode_faces(rgb, boxes)
     return boxes[0], encoding

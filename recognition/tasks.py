@@ -20,7 +20,9 @@ from .pipeline import load_models
 
 logger = logging.getLogger(__name__)
 
-QUEUE_DOWN_NOTE = "The queue (Redis) is unavailable; the job will be queued when it is back."
+QUEUE_DOWN_NOTE = (
+    "The queue (Redis) is unavailable; the job will be queued when it is back."
+)
 
 # Errors worth another try: the database was busy or away, Redis dropped, storage slow.
 TRANSIENT_ERRORS = (
@@ -50,7 +52,7 @@ def _preload_models(**kwargs: object) -> None:
     max_retries=5,
 )
 def process_job(self, job_id: int) -> dict:  # noqa: ANN001
-    """Recognise the faces of one job; a second delivery of a finished job is a no-op."""
+    """Recognise the faces of one job; redelivery of a finished job is a no-op."""
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
         logger.warning("Job %s no longer exists; nothing to do", job_id)
@@ -72,7 +74,9 @@ def enqueue(job: Job) -> bool:
         process_job.apply_async((job.pk,), task_id=job.task_id or None)
     except (BrokerError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
         logger.error("Could not queue job %s: %s", job.pk, exc)
-        Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(error=QUEUE_DOWN_NOTE)
+        Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
+            error=QUEUE_DOWN_NOTE
+        )
         return False
     if job.error == QUEUE_DOWN_NOTE:
         Job.objects.filter(pk=job.pk, error=QUEUE_DOWN_NOTE).update(error="")
@@ -86,7 +90,7 @@ def enqueue_on_commit(job: Job) -> None:
 
 @shared_task
 def requeue_stale_jobs() -> dict:
-    """Re-send jobs never queued (Redis was down) or stuck STARTED past the time limit."""
+    """Re-send jobs never queued (Redis was down) or stuck STARTED too long."""
     now = timezone.now()
     started_cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     pending = Job.objects.filter(status=Job.Status.PENDING, error=QUEUE_DOWN_NOTE)

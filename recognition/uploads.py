@@ -36,7 +36,8 @@ def read_upload(upload: UploadedFile) -> bytes:
     limit = settings.FACESITE_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
         raise UploadError(
-            f"{clean_filename(upload.name)} is {upload.size:,} bytes; the limit is {limit:,}.",
+            f"{clean_filename(upload.name)} is {upload.size:,} bytes; "
+            f"the limit is {limit:,}.",
             status=413,
         )
     data = upload.read()
@@ -44,7 +45,8 @@ def read_upload(upload: UploadedFile) -> bytes:
         raise UploadError(f"{clean_filename(upload.name)} is empty.")
     if sniff_format(data) is None:
         raise UploadError(
-            f"{clean_filename(upload.name)} is not a supported image (JPEG, PNG or WebP).",
+            f"{clean_filename(upload.name)} is not a supported image "
+            "(JPEG, PNG or WebP).",
             status=415,
         )
     return data
@@ -53,7 +55,11 @@ def read_upload(upload: UploadedFile) -> bytes:
 def create_job(data: bytes, filename: str, submission: uuid.UUID) -> Job:
     """Store the photo under a generated name and create its PENDING job row."""
     extension = EXTENSIONS[sniff_format(data) or "JPEG"]
-    job = Job(submission=submission, filename=clean_filename(filename), task_id=uuid.uuid4().hex)
+    job = Job(
+        submission=submission,
+        filename=clean_filename(filename),
+        task_id=uuid.uuid4().hex,
+    )
     job.image.save(f"upload.{extension}", ContentFile(data), save=False)
     try:
         job.save()

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-FACES_DIR = Path(os.environ.get("FACESITE_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"))
+FACES_DIR = Path(
+    os.environ.get(
+        "FACESITE_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"
+    )
+)
 
 
 @pytest.fixture(autouse=True)
