@@ -223,7 +223,7 @@ FACESITE_TOLERANCE = env_float("FACESITE_TOLERANCE", 0.6, 0.0, 1.0)
 # hog (dlib, default), cnn (dlib, slow on CPU) or haar (OpenCV cascade, fast, rough).
 FACESITE_DETECTOR = env_choice("FACESITE_DETECTOR", "hog", ("hog", "cnn", "haar"))
 # Detection runs on a copy reduced to this longest side; encoding uses the original.
-FACESITE_DETECT_MAX_SIDE = env_int("FACESITE_DETECT_MAX_SIDE", 1600, minimum=64)
+FACESITE_DETECT_MAX_SIDE = env_int("FACESITE_DETECT_MAX_SIDE", 1280, minimum=64)
 # HOG/CNN upsampling finds faces half as large at about four times the cost; it is
 # applied only while the detection copy is at most this many pixels.
 FACESITE_UPSAMPLE_MAX_PIXELS = env_int(

@@ -32,7 +32,7 @@ class ImageError(ValueError):
 @dataclass(frozen=True)
 class DetectOptions:
     detector: str = "hog"
-    max_side: int = 1600
+    max_side: int = 1280
     upsample_max_pixels: int = 1_000_000
 
 
@@ -257,7 +257,7 @@ def match_faces(
     limit: int = 3,
 ) -> list[FaceResult]:
     """Each face with its nearest `limit` people; beyond `tolerance` it is Unknown."""
-    if not encodings:
+    if len(encodings) == 0:
         return []
     if gallery.people_count == 0:
         return [

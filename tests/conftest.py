@@ -60,3 +60,21 @@ def faces_dir() -> Path:
             "to a folder laid out like ../shared/faces"
         )
     return FACES_DIR
+
+
+def point_celery_at(broker_url: str) -> str:
+    """Point the app's producers at another broker; returns the previous URL."""
+    from facesite import celery_app
+
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = broker_url
+    celery_app._after_fork()  # drops the cached connection and producer pools
+    return previous
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery app points at a closed port: publishing and pinging fail fast."""
+    previous = point_celery_at("redis://127.0.0.1:1/0")
+    yield
+    point_celery_at(previous)
