@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -235,6 +236,9 @@ FACESITE_MAX_UPLOAD_BYTES = env_int(
 )
 FACESITE_MAX_FILES_PER_UPLOAD = env_int("FACESITE_MAX_FILES_PER_UPLOAD", 50, minimum=1)
 DATA_UPLOAD_MAX_NUMBER_FILES = FACESITE_MAX_FILES_PER_UPLOAD
+# Retention: finished jobs (rows, uploads, result images) and temporary files.
+FACESITE_RETENTION_DAYS = env_int("FACESITE_RETENTION_DAYS", 30, minimum=1)
+FACESITE_TEMP_RETENTION_HOURS = env_int("FACESITE_TEMP_RETENTION_HOURS", 24, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- Celery -------------------------------------------------------------------
@@ -255,7 +259,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # longer than the hard time limit or a slow job would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    # Message priorities inside a queue (0 first), and queues served in the order a
+    # worker lists them (-Q high,default,bulk), so interactive uploads go first.
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
 }
+# high: single interactive uploads; default: multi-file uploads and the API;
+# bulk: folders, benchmarks and re-processing. Workers consume all three unless -Q.
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in ("high", "default", "bulk")
+]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_PRIORITY = 3
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Give up publishing quickly when Redis is down: the job row stays PENDING and the
 # upload page says so, instead of hanging the request.
@@ -273,16 +289,38 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
 )  # KiB
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Synced into django-celery-beat's tables at beat start-up, then editable in the admin.
+# Each entry expires before its next run, so a backlog never runs it twice.
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {
         "task": "recognition.tasks.requeue_stale_jobs",
         "schedule": 60.0,
         "options": {"expires": 50},
     },
+    "purge-expired-jobs": {
+        "task": "recognition.tasks.purge_expired",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "purge-temp-files": {
+        "task": "recognition.tasks.purge_temp_files",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "expire-celery-results": {
         "task": "celery.backend_cleanup",
         "schedule": 3600.0,
         "options": {"expires": 3000},
+    },
+    "maintain-database": {
+        "task": "monitoring.tasks.maintain_database",
+        "schedule": 86400.0,
+        "options": {"expires": 80000},
+    },
+    "worker-health-snapshot": {
+        "task": "monitoring.tasks.snapshot_workers",
+        "schedule": 300.0,
+        "options": {"expires": 240},
     },
 }
 

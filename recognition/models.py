@@ -79,8 +79,15 @@ class Job(models.Model):
         STARTED = "STARTED", "Started"
         SUCCESS = "SUCCESS", "Success"
         FAILURE = "FAILURE", "Failure"
+        DEAD = "DEAD", "Dead letter"
 
-    FINAL_STATUSES = (Status.SUCCESS, Status.FAILURE)
+    class Priority(models.TextChoices):
+        HIGH = "high", "High (interactive)"
+        NORMAL = "normal", "Normal"
+        LOW = "low", "Low (bulk)"
+
+    FINAL_STATUSES = (Status.SUCCESS, Status.FAILURE, Status.DEAD)
+    OPEN_STATUSES = (Status.PENDING, Status.STARTED)
 
     submission = models.UUIDField(default=uuid.uuid4, db_index=True)
     filename = models.CharField(
@@ -89,6 +96,7 @@ class Job(models.Model):
     image = models.FileField(upload_to=upload_path, max_length=255)
     task_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    priority = models.CharField(max_length=8, choices=Priority, default=Priority.NORMAL)
     created_at = models.DateTimeField(default=timezone.now)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
@@ -96,7 +104,12 @@ class Job(models.Model):
         null=True, blank=True, help_text="Seconds from start to end."
     )
     worker_name = models.CharField(max_length=255, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker started it."
+    )
+    stale_requeues = models.PositiveSmallIntegerField(
+        default=0, help_text="Times it was re-queued after its worker vanished."
+    )
     result_path = models.CharField(max_length=255, blank=True)
     recognized_name = models.CharField(max_length=1000, blank=True)
     face_count = models.PositiveIntegerField(default=0)
@@ -134,9 +147,7 @@ class Job(models.Model):
         taken over.
         """
         now = timezone.now()
-        claimed = Job.objects.filter(
-            pk=self.pk, status__in=[self.Status.PENDING, self.Status.STARTED]
-        ).update(
+        claimed = Job.objects.filter(pk=self.pk, status__in=self.OPEN_STATUSES).update(
             status=self.Status.STARTED,
             start_time=now,
             worker_name=worker_name[:255],
@@ -187,3 +198,29 @@ class Job(models.Model):
 
     def mark_failed(self, reason: str) -> bool:
         return self._finish(self.Status.FAILURE, error=reason[:5000])
+
+    @classmethod
+    def mark_dead(cls, job_id: int, reason: str) -> bool:
+        """Dead-letter an unfinished job (retries spent, time limit, lost workers)."""
+        now = timezone.now()
+        updated = cls.objects.filter(pk=job_id, status__in=cls.OPEN_STATUSES).update(
+            status=cls.Status.DEAD, end_time=now, error=reason[:5000]
+        )
+        return updated == 1
+
+    def revive(self) -> bool:
+        """Put a dead job back to PENDING with a new task id, ready to be queued."""
+        task_id = uuid.uuid4().hex
+        updated = Job.objects.filter(pk=self.pk, status=self.Status.DEAD).update(
+            status=self.Status.PENDING,
+            task_id=task_id,
+            attempts=0,
+            stale_requeues=0,
+            start_time=None,
+            end_time=None,
+            duration=None,
+            error="",
+        )
+        if updated:
+            self.refresh_from_db()
+        return updated == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import OperationalError, transaction
@@ -14,7 +15,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import options, processing
+from . import options, processing, retention
 from .models import Job
 from .pipeline import load_models
 
@@ -34,6 +35,16 @@ TRANSIENT_ERRORS = (
     ConnectionError,
 )
 
+# A job is started at most MAX_RETRIES + 1 times before it is dead-lettered.
+MAX_RETRIES = 4
+
+# Job priority -> (Celery queue, Redis message priority; 0 is served first).
+ROUTES = {
+    Job.Priority.HIGH: ("high", 0),
+    Job.Priority.NORMAL: ("default", 3),
+    Job.Priority.LOW: ("bulk", 6),
+}
+
 
 @worker_process_init.connect
 def _preload_models(**kwargs: object) -> None:
@@ -41,15 +52,29 @@ def _preload_models(**kwargs: object) -> None:
     load_models(options.detect_options().detector)
 
 
+class JobTask(Task):
+    """Dead-letters the job when the task fails for good (retries spent, time limit)."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:  # noqa: ANN001
+        job_id = args[0] if args else kwargs.get("job_id")
+        if isinstance(exc, TimeLimitExceeded):
+            reason = f"Took longer than the hard time limit ({exc.args[0]} s)."
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        if Job.mark_dead(job_id, reason):
+            logger.error("Job %s is dead: %s", job_id, reason)
+
+
 @shared_task(
     bind=True,
+    base=JobTask,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=2,
     retry_backoff_max=60,
     retry_jitter=True,
-    max_retries=5,
+    max_retries=MAX_RETRIES,
 )
 def process_job(self, job_id: int) -> dict:  # noqa: ANN001
     """Recognise the faces of one job; redelivery of a finished job is a no-op."""
@@ -60,7 +85,15 @@ def process_job(self, job_id: int) -> dict:  # noqa: ANN001
     if not job.claim(self.request.hostname or "worker"):
         logger.info("Job %s is already %s; delivery ignored", job_id, job.status)
         return {"job": job_id, "status": job.status, "duplicate": True}
-    processing.process(job)
+    if job.attempts > MAX_RETRIES + 1:
+        # Delivered again and again without finishing: its worker keeps dying.
+        Job.mark_dead(job.pk, f"Started {job.attempts - 1} times without finishing.")
+        return {"job": job_id, "status": Job.Status.DEAD}
+    try:
+        processing.process(job)
+    except SoftTimeLimitExceeded:
+        Job.mark_dead(job.pk, "Took longer than the soft time limit.")
+    job.refresh_from_db(fields=["status"])
     return {"job": job_id, "status": job.status}
 
 
@@ -70,8 +103,11 @@ def enqueue(job: Job) -> bool:
     A job that could not be published stays PENDING; requeue_stale_jobs sends it
     again once the broker answers.
     """
+    queue, priority = ROUTES[Job.Priority(job.priority)]
     try:
-        process_job.apply_async((job.pk,), task_id=job.task_id or None)
+        process_job.apply_async(
+            (job.pk,), task_id=job.task_id or None, queue=queue, priority=priority
+        )
     except (BrokerError, RedisConnectionError, RedisTimeoutError, OSError) as exc:
         logger.error("Could not queue job %s: %s", job.pk, exc)
         Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(
@@ -88,16 +124,44 @@ def enqueue_on_commit(job: Job) -> None:
     transaction.on_commit(lambda: enqueue(job))
 
 
+def retry_dead(jobs: list[Job]) -> int:
+    """Put dead jobs back on their queue; returns how many were revived."""
+    revived = 0
+    for job in jobs:
+        if job.revive():
+            enqueue(job)
+            revived += 1
+    return revived
+
+
 @shared_task
 def requeue_stale_jobs() -> dict:
-    """Re-send jobs never queued (Redis was down) or stuck STARTED too long."""
-    now = timezone.now()
-    started_cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    """Re-send jobs never queued (Redis was down) and, once, jobs stuck STARTED.
+
+    A job STARTED for longer than the hard time limit lost its worker. It is sent
+    again once; stuck a second time, it is dead-lettered.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     pending = Job.objects.filter(status=Job.Status.PENDING, error=QUEUE_DOWN_NOTE)
-    stale = Job.objects.filter(
-        status=Job.Status.STARTED, start_time__lt=started_cutoff, attempts__lt=2
-    )
-    count = 0
-    for job in list(pending[:500]) + list(stale[:500]):
-        count += enqueue(job)
-    return {"requeued": count}
+    stuck = Job.objects.filter(status=Job.Status.STARTED, start_time__lt=cutoff)
+    requeued = dead = 0
+    for job in pending[:500]:
+        requeued += enqueue(job)
+    for job in stuck[:500]:
+        if job.stale_requeues:
+            dead += Job.mark_dead(job.pk, "Its worker vanished twice.")
+        elif enqueue(job):
+            Job.objects.filter(pk=job.pk).update(stale_requeues=1)
+            requeued += 1
+    return {"requeued": requeued, "dead": dead}
+
+
+@shared_task
+def purge_expired() -> dict:
+    """Delete uploads, result images and job rows older than the retention period."""
+    return retention.purge_expired_jobs(settings.FACESITE_RETENTION_DAYS)
+
+
+@shared_task
+def purge_temp_files() -> dict:
+    return retention.purge_temp_files(settings.FACESITE_TEMP_RETENTION_HOURS)

@@ -134,6 +134,6 @@ def test_enqueue_with_redis_down_keeps_the_job_pending(astronaut_jpeg, broker_do
     assert job.status == Job.Status.PENDING
     assert job.error == QUEUE_DOWN_NOTE
     # The maintenance task tries again; with Redis still down nothing changes.
-    assert requeue_stale_jobs() == {"requeued": 0}
+    assert requeue_stale_jobs() == {"requeued": 0, "dead": 0}
     job.refresh_from_db()
     assert (job.status, job.error) == (Job.Status.PENDING, QUEUE_DOWN_NOTE)
