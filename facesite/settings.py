@@ -158,7 +158,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Integration tests run a real worker process against the test database, so it
     # must be a file both processes can open, not SQLite's default in-memory one.
     DATABASES["default"]["TEST"] = {
-        "NAME": env_str("SQLITE_TEST_NAME", str(BASE_DIR / "var" / "test.sqlite3"))
+        "NAME": env_str(
+            "SQLITE_TEST_NAME", str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")
+        )
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -32,3 +32,25 @@ class PerformanceStat(models.Model):
     @property
     def images_per_second(self) -> float:
         return self.num_images / self.total_time if self.total_time else 0.0
+
+
+class WorkerSnapshot(models.Model):
+    """A periodic record of worker health and queue depth, written by Celery beat."""
+
+    timestamp = models.DateTimeField(auto_now_add=True, db_index=True)
+    broker_ok = models.BooleanField(default=False)
+    workers = models.JSONField(
+        default=list, help_text="Names of the workers that answered."
+    )
+    workers_online = models.PositiveIntegerField(default=0)
+    queue_depths = models.JSONField(
+        default=dict, help_text="Messages waiting per queue."
+    )
+    unacked = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-timestamp"]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M} {self.workers_online} worker(s)"

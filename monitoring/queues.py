@@ -22,6 +22,7 @@ def queue_depths() -> dict[str, int] | None:
     names = [queue.name for queue in app.conf.task_queues or []]
     try:
         with app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=0, timeout=2)
             client = connection.default_channel.client
             pipe = client.pipeline()
             for name in names:
@@ -38,6 +39,7 @@ def unacked_count() -> int | None:
     """Messages delivered to workers and not yet acknowledged (acks_late)."""
     try:
         with app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=0, timeout=2)
             return int(connection.default_channel.client.hlen("unacked"))
     except Exception as exc:  # noqa: BLE001
         logger.warning("Unacked count unavailable: %s", exc)

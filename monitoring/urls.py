@@ -1,4 +1,11 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from . import views
+
 app_name = "monitoring"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("data", views.dashboard_data, name="dashboard_data"),
+]

@@ -293,7 +293,8 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     height, width = bgr.shape[:2]
     thickness = max(2, round(max(height, width) / 400))
-    font_scale = max(0.5, max(height, width) / 1400)
+    font_scale = max(0.5, max(height, width) / 1000)
+    text_thickness = max(1, round(font_scale * 1.5))
     for face in faces:
         top, right, bottom, left = face.box
         color = _KNOWN if face.match else _UNKNOWN
@@ -302,7 +303,7 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
         if face.best is not None:
             label = f"{label} {face.best.distance:.2f}"
         (text_w, text_h), baseline = cv2.getTextSize(
-            label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1
+            label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_thickness
         )
         y = bottom + text_h + baseline + 4
         if y > height:
@@ -317,7 +318,7 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
             cv2.FONT_HERSHEY_SIMPLEX,
             font_scale,
             (255, 255, 255),
-            1,
+            text_thickness,
             cv2.LINE_AA,
         )
     ok, buffer = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 88])

@@ -52,13 +52,19 @@ def read_upload(upload: UploadedFile) -> bytes:
     return data
 
 
-def create_job(data: bytes, filename: str, submission: uuid.UUID) -> Job:
+def create_job(
+    data: bytes,
+    filename: str,
+    submission: uuid.UUID,
+    priority: str = Job.Priority.NORMAL,
+) -> Job:
     """Store the photo under a generated name and create its PENDING job row."""
     extension = EXTENSIONS[sniff_format(data) or "JPEG"]
     job = Job(
         submission=submission,
         filename=clean_filename(filename),
         task_id=uuid.uuid4().hex,
+        priority=priority,
     )
     job.image.save(f"upload.{extension}", ContentFile(data), save=False)
     try:
