@@ -8,6 +8,7 @@ class RecognitionConfig(AppConfig):
     verbose_name = "Recognition"
 
     def ready(self) -> None:
-        from . import gallery
+        from . import gallery, signals
 
         gallery.connect_signals()
+        signals.connect()

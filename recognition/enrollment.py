@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.core.files.base import ContentFile
@@ -22,16 +23,32 @@ class EnrollmentError(ValueError):
     """The photo cannot be enrolled; the message says why."""
 
 
+@dataclass(frozen=True)
+class CheckedPhoto:
+    """A photo that passed the enrolment checks, with what the checks computed."""
+
+    data: bytes = field(repr=False)
+    extension: str
+    sha256: str
+    encoding: bytes = field(repr=False)
+    box: list[int]
+
+    def fill(self, face: KnownFace, source_name: str) -> None:
+        """Set a new KnownFace's fields and photo (not saved yet)."""
+        face.sha256 = self.sha256
+        face.encoding = self.encoding
+        face.box = self.box
+        face.source_name = source_name[:255]
+        face.image = ContentFile(self.data, name=f"face.{self.extension}")
+
+
 def find_duplicate(data: bytes) -> KnownFace | None:
     digest = hashlib.sha256(data).hexdigest()
     return KnownFace.objects.select_related("person").filter(sha256=digest).first()
 
 
-def enroll_photo(person: Person, data: bytes, source_name: str = "") -> KnownFace:
-    """Check the photo (readable, exactly one face, not enrolled yet) and store it.
-
-    Raises EnrollmentError with the reason when it is refused.
-    """
+def check_photo(data: bytes) -> CheckedPhoto:
+    """Readable, exactly one face, not enrolled yet; else EnrollmentError with why."""
     duplicate = find_duplicate(data)
     if duplicate is not None:
         raise EnrollmentError(
@@ -46,14 +63,23 @@ def enroll_photo(person: Person, data: bytes, source_name: str = "") -> KnownFac
         )
     except ImageError as exc:
         raise EnrollmentError(str(exc)) from None
-    face = KnownFace(
-        person=person,
-        source_name=source_name[:255],
+    return CheckedPhoto(
+        data=data,
+        extension=EXTENSIONS[image_format],
         sha256=hashlib.sha256(data).hexdigest(),
         encoding=np.asarray(encoding, dtype=np.float64).tobytes(),
         box=list(box),
     )
-    face.image.save(f"face.{EXTENSIONS[image_format]}", ContentFile(data), save=False)
+
+
+def enroll_photo(person: Person, data: bytes, source_name: str = "") -> KnownFace:
+    """Check the photo and store it as one of the person's faces.
+
+    Raises EnrollmentError with the reason when it is refused.
+    """
+    checked = check_photo(data)
+    face = KnownFace(person=person)
+    checked.fill(face, source_name)
     try:
         with transaction.atomic():
             face.save()

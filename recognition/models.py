@@ -59,13 +59,6 @@ class KnownFace(models.Model):
     def __str__(self) -> str:
         return f"{self.person.name} #{self.pk}"
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
-        storage, name = self.image.storage, self.image.name
-        result = super().delete(*args, **kwargs)
-        if name:
-            storage.delete(name)
-        return result
-
     @property
     def vector(self) -> np.ndarray:
         return np.frombuffer(bytes(self.encoding), dtype=np.float64)

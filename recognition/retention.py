@@ -13,27 +13,14 @@ from .models import Job
 logger = logging.getLogger(__name__)
 
 
-def delete_job_files(job: Job) -> int:
-    """Delete a job's upload and result image from storage; returns files removed."""
-    removed = 0
-    for name in (job.image.name, job.result_path):
-        if name and default_storage.exists(name):
-            default_storage.delete(name)
-            removed += 1
-    return removed
-
-
 def purge_expired_jobs(days: int) -> dict:
-    """Delete finished jobs created more than `days` ago, with their files."""
+    """Delete finished jobs created more than `days` ago (their files go with them)."""
     cutoff = timezone.now() - timedelta(days=days)
     expired = Job.objects.filter(created_at__lt=cutoff, status__in=Job.FINAL_STATUSES)
-    files = rows = 0
-    for job in expired.only("pk", "image", "result_path").iterator(chunk_size=500):
-        files += delete_job_files(job)
-        rows += Job.objects.filter(pk=job.pk).delete()[0]
+    rows = expired.delete()[0]
     if rows:
-        logger.info("Retention: removed %s jobs and %s files", rows, files)
-    return {"jobs": rows, "files": files}
+        logger.info("Retention: removed %s jobs and their files", rows)
+    return {"jobs": rows}
 
 
 def purge_temp_files(hours: int, folder: str = "temp") -> dict:

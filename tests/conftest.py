@@ -5,7 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from PIL import Image
+
+from recognition import gallery
 
 FACES_DIR = Path(
     os.environ.get(
@@ -22,6 +25,10 @@ def _isolated(settings, tmp_path):
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     }
+    # The local-memory cache outlives a test: start each one with an empty cache, so
+    # the gallery version (and so the gallery) never leaks from an earlier test.
+    cache.clear()
+    gallery.invalidate()
     yield
 
 

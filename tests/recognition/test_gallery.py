@@ -57,12 +57,15 @@ def test_another_process_sees_the_new_version_through_the_cache(astronaut_face_j
     assert len(gallery.current()) == 1
 
 
-def test_deleting_a_face_removes_its_file(astronaut_face_jpeg):
+def test_deleting_a_face_removes_its_file(
+    astronaut_face_jpeg, django_capture_on_commit_callbacks
+):
     from django.core.files.storage import default_storage
 
     person = Person.objects.create(name="Eileen")
     face = enroll_photo(person, astronaut_face_jpeg, "a.jpg")
     name = face.image.name
     assert name.startswith("known_faces/") and default_storage.exists(name)
-    face.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        face.delete()
     assert not default_storage.exists(name)

@@ -1,0 +1,31 @@
+"""Files follow their rows: deleting a job or a face (any way) deletes its files."""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models.signals import post_delete
+
+from .models import Job, KnownFace
+
+
+def delete_files(*names: str) -> None:
+    for name in names:
+        if name and default_storage.exists(name):
+            default_storage.delete(name)
+
+
+def _job_deleted(sender: type, instance: Job, **kwargs: object) -> None:
+    # After commit: a rolled-back delete must keep its files.
+    names = (instance.image.name, instance.result_path)
+    transaction.on_commit(lambda: delete_files(*names))
+
+
+def _face_deleted(sender: type, instance: KnownFace, **kwargs: object) -> None:
+    name = instance.image.name
+    transaction.on_commit(lambda: delete_files(name))
+
+
+def connect() -> None:
+    post_delete.connect(_job_deleted, sender=Job, dispatch_uid="job-files")
+    post_delete.connect(_face_deleted, sender=KnownFace, dispatch_uid="face-files")
