@@ -10,11 +10,23 @@ from PIL import Image
 
 from recognition import gallery
 
+CLOSED_BROKER = "redis://127.0.0.1:1/0"
 FACES_DIR = Path(
     os.environ.get(
         "FACESITE_FACES_DIR", Path(__file__).resolve().parents[2] / "shared" / "faces"
     )
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_shared_broker():
+    """Nothing in the tests may publish to a Redis they did not start (e.g. :6379).
+
+    The app points at a closed port; the integration tests point it at their own Redis.
+    """
+    previous = point_celery_at(CLOSED_BROKER)
+    yield
+    point_celery_at(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +94,6 @@ def point_celery_at(broker_url: str) -> str:
 @pytest.fixture
 def broker_down():
     """The Celery app points at a closed port: publishing and pinging fail fast."""
-    previous = point_celery_at("redis://127.0.0.1:1/0")
+    previous = point_celery_at(CLOSED_BROKER)
     yield
     point_celery_at(previous)
