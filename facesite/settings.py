@@ -223,6 +223,8 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 # A face further than this from every enrolled face is "Unknown".
 FACESITE_TOLERANCE = env_float("FACESITE_TOLERANCE", 0.6, 0.0, 1.0)
+# A face whose two nearest people are closer than this to each other is "ambiguous".
+FACESITE_AMBIGUITY_MARGIN = env_float("FACESITE_AMBIGUITY_MARGIN", 0.05, 0.0, 1.0)
 # hog (dlib, default), cnn (dlib, slow on CPU) or haar (OpenCV cascade, fast, rough).
 FACESITE_DETECTOR = env_choice("FACESITE_DETECTOR", "hog", ("hog", "cnn", "haar"))
 # Detection runs on a copy reduced to this longest side; encoding uses the original.

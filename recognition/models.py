@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.urls import reverse
@@ -90,6 +91,21 @@ class Job(models.Model):
     task_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     priority = models.CharField(max_length=8, choices=Priority, default=Priority.NORMAL)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
+    tolerance = models.FloatField(
+        null=True, blank=True, help_text="Overrides the configured tolerance."
+    )
+    candidate_limit = models.PositiveSmallIntegerField(
+        default=3, help_text="Nearest people kept per face."
+    )
+    callback_url = models.URLField(max_length=500, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)

@@ -21,3 +21,7 @@ def tolerance() -> float:
 
 def max_pixels() -> int:
     return settings.FACESITE_MAX_IMAGE_PIXELS
+
+
+def margin() -> float:
+    return settings.FACESITE_AMBIGUITY_MARGIN

@@ -43,26 +43,47 @@ class Candidate:
     distance: float
 
 
+MATCH, UNKNOWN, AMBIGUOUS = "match", "unknown", "ambiguous"
+
+
 @dataclass(frozen=True)
 class FaceResult:
     box: Box
     encoding: np.ndarray = field(repr=False)
     candidates: tuple[Candidate, ...]
     tolerance: float
+    margin: float = 0.0
 
     @property
     def best(self) -> Candidate | None:
         return self.candidates[0] if self.candidates else None
 
     @property
-    def match(self) -> Candidate | None:
-        """The nearest person when within the tolerance, else None ("Unknown")."""
+    def verdict(self) -> str:
+        """match, unknown (nobody within the tolerance) or ambiguous.
+
+        Ambiguous: the second-nearest person is within `margin` of the nearest one,
+        so naming either would be a coin toss.
+        """
         best = self.best
-        return best if best is not None and best.distance <= self.tolerance else None
+        if best is None or best.distance > self.tolerance:
+            return UNKNOWN
+        if len(self.candidates) > 1 and (
+            self.candidates[1].distance - best.distance < self.margin
+        ):
+            return AMBIGUOUS
+        return MATCH
+
+    @property
+    def match(self) -> Candidate | None:
+        """The nearest person when the verdict is a match, else None."""
+        return self.best if self.verdict == MATCH else None
 
     @property
     def label(self) -> str:
-        return self.match.name if self.match else "Unknown"
+        if self.match:
+            return self.match.name
+        return "Ambiguous" if self.verdict == AMBIGUOUS else "Unknown"
 
 
 @dataclass(frozen=True)
@@ -255,20 +276,21 @@ def match_faces(
     gallery: Gallery,
     tolerance: float,
     limit: int = 3,
+    margin: float = 0.0,
 ) -> list[FaceResult]:
-    """Each face with its nearest `limit` people; beyond `tolerance` it is Unknown."""
+    """Each face with its nearest people (at least two, for the ambiguity check)."""
     if len(encodings) == 0:
         return []
     if gallery.people_count == 0:
         return [
-            FaceResult(b, e, (), tolerance)
+            FaceResult(b, e, (), tolerance, margin)
             for b, e in zip(boxes, encodings, strict=True)
         ]
     per_person = gallery.person_distances(np.vstack(encodings))
-    order = np.argsort(per_person, axis=1)[:, :limit]
+    nearest = nearest_columns(per_person, max(limit, 2))
     faces = []
-    for box, encoding, row, best in zip(
-        boxes, encodings, per_person, order, strict=True
+    for box, encoding, row, columns in zip(
+        boxes, encodings, per_person, nearest, strict=True
     ):
         candidates = tuple(
             Candidate(
@@ -276,16 +298,29 @@ def match_faces(
                 name=gallery.names[int(gallery.person_ids[i])],
                 distance=round(float(row[i]), 4),
             )
-            for i in best
+            for i in columns
         )
-        faces.append(FaceResult(box, encoding, candidates, tolerance))
+        faces.append(FaceResult(box, encoding, candidates, tolerance, margin))
     return faces
+
+
+def nearest_columns(distances: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the indices of the k smallest values, nearest first."""
+    k = min(k, distances.shape[1])
+    if k < distances.shape[1]:
+        # A partial sort: O(P) instead of O(P log P) for a large gallery.
+        part = np.argpartition(distances, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(k), (distances.shape[0], k))
+    order = np.take_along_axis(distances, part, axis=1).argsort(axis=1)
+    return np.take_along_axis(part, order, axis=1)
 
 
 # --- Annotate -----------------------------------------------------------------
 
 _KNOWN = (60, 180, 75)  # BGR green
 _UNKNOWN = (40, 40, 220)  # BGR red
+_AMBIGUOUS = (0, 150, 245)  # BGR orange
 
 
 def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
@@ -297,7 +332,7 @@ def annotate(rgb: np.ndarray, faces: Sequence[FaceResult]) -> bytes:
     text_thickness = max(1, round(font_scale * 1.5))
     for face in faces:
         top, right, bottom, left = face.box
-        color = _KNOWN if face.match else _UNKNOWN
+        color = {MATCH: _KNOWN, AMBIGUOUS: _AMBIGUOUS}.get(face.verdict, _UNKNOWN)
         cv2.rectangle(bgr, (left, top), (right, bottom), color, thickness)
         label = face.label
         if face.best is not None:
@@ -338,6 +373,7 @@ def recognize(
     detect: DetectOptions,
     max_pixels: int,
     limit: int = 3,
+    margin: float = 0.0,
 ) -> Recognition:
     """Run every stage on one image and time each of them (seconds)."""
     timings: dict[str, float] = {}
@@ -355,7 +391,7 @@ def recognize(
     lap("detect")
     encodings = encode_faces(rgb, boxes)
     lap("encode")
-    faces = match_faces(boxes, encodings, gallery, tolerance, limit)
+    faces = match_faces(boxes, encodings, gallery, tolerance, limit, margin)
     lap("match")
     annotated = annotate(rgb, faces)
     lap("annotate")

@@ -21,6 +21,7 @@ def face_record(face: FaceResult) -> dict:
         "name": match.name if match else None,
         "person_id": match.person_id if match else None,
         "distance": best.distance if best else None,
+        "verdict": face.verdict,
         "box": list(face.box),
         "candidates": [
             {"person_id": c.person_id, "name": c.name, "distance": c.distance}
@@ -55,9 +56,13 @@ def process(job: Job) -> None:
         outcome = recognize(
             data,
             gallery.current(),
-            tolerance=options.tolerance(),
+            tolerance=job.tolerance
+            if job.tolerance is not None
+            else options.tolerance(),
             detect=options.detect_options(),
             max_pixels=options.max_pixels(),
+            limit=job.candidate_limit,
+            margin=options.margin(),
         )
     except ImageError as exc:
         job.mark_failed(str(exc))

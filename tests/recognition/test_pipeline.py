@@ -17,6 +17,7 @@ from recognition.pipeline import (
     encode_single_face,
     load_image,
     match_faces,
+    nearest_columns,
     recognize,
     sniff_format,
 )
@@ -243,3 +244,30 @@ def test_annotate_without_faces_returns_the_image():
     rgb = np.zeros((50, 80, 3), dtype=np.uint8)
     out = Image.open(io.BytesIO(annotate(rgb, [])))
     assert out.size == (80, 50)
+
+
+def test_two_people_equally_near_make_an_ambiguous_verdict():
+    rng = np.random.default_rng(3)
+    alice = random_unit(rng, 1)[0]
+    twin = alice + 0.002  # a look-alike enrolled under another name
+    gallery = Gallery([(1, "Alice", alice), (2, "Twin", twin)])
+    probe = alice + 0.02
+    (face,) = match_faces([(0, 1, 1, 0)], [probe], gallery, 0.6, limit=1, margin=0.05)
+    assert face.verdict == "ambiguous"
+    assert face.match is None
+    assert face.label == "Ambiguous"
+    assert [c.name for c in face.candidates] == ["Alice", "Twin"]
+    (clear,) = match_faces([(0, 1, 1, 0)], [probe], gallery, 0.6, limit=1, margin=0.0)
+    assert clear.verdict == "match"
+    assert clear.match.name == "Alice"
+
+
+def test_nearest_columns_matches_a_full_sort():
+    rng = np.random.default_rng(4)
+    distances = rng.random((5, 1000))
+
+    got = nearest_columns(distances, 4)
+    assert np.array_equal(got, np.argsort(distances, axis=1)[:, :4])
+    assert np.array_equal(
+        nearest_columns(distances[:, :3], 4), np.argsort(distances[:, :3], axis=1)
+    )
