@@ -150,10 +150,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30, minimum=1),
         "transaction_mode": "IMMEDIATE",
-        "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-            "PRAGMA busy_timeout=30000;"
-        ),
+        # The busy timeout is the "timeout" option above (a PRAGMA would override it).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Integration tests run a real worker process against the test database, so it
     # must be a file both processes can open, not SQLite's default in-memory one.
@@ -189,7 +187,10 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
-LOGIN_URL = "admin:login"
+# The site's own sign-in page (registration/login.html); the admin keeps its own.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "recognition:upload"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -223,6 +224,30 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 # A face further than this from every enrolled face is "Unknown".
 FACESITE_TOLERANCE = env_float("FACESITE_TOLERANCE", 0.6, 0.0, 1.0)
+# How photo distances make a person's distance: mean2 (mean of the two nearest
+# photos), nearest, or centroid. mean2 named the most probes at a 1 % false-accept
+# rate on the shared test photos (`manage.py evaluate`, see README).
+FACESITE_MATCH_RULE = env_choice(
+    "FACESITE_MATCH_RULE", "mean2", ("mean2", "nearest", "centroid")
+)
+# Faces narrower than this (pixels of the original) are found but never named: their
+# encodings are too coarse (on the shared photos every stranger named in a crowd
+# photo was 36-43 px wide; enrolled people there were 75 px and up).
+FACESITE_MIN_IDENTIFY_SIZE = env_int("FACESITE_MIN_IDENTIFY_SIZE", 48, minimum=0)
+# Calibration (`manage.py calibrate`, and the beat task when FACESITE_AUTO_CALIBRATE):
+# the tolerance for FACESITE_TARGET_FAR estimated from the gallery, kept within the
+# operator's bounds, used once enough stranger searches back it.
+FACESITE_AUTO_CALIBRATE = env_bool("FACESITE_AUTO_CALIBRATE", True)
+FACESITE_TARGET_FAR = env_float("FACESITE_TARGET_FAR", 0.01, 0.0, 1.0)
+FACESITE_TOLERANCE_MIN = env_float("FACESITE_TOLERANCE_MIN", 0.45, 0.0, 1.0)
+FACESITE_TOLERANCE_MAX = env_float("FACESITE_TOLERANCE_MAX", 0.6, 0.0, 1.0)
+FACESITE_CALIBRATION_MIN_SEARCHES = env_int("FACESITE_CALIBRATION_MIN_SEARCHES", 50, 1)
+FACESITE_CALIBRATION_MIN_PHOTOS = env_int("FACESITE_CALIBRATION_MIN_PHOTOS", 3, 2)
+# Enrolment quality gate: the face's minimum width in pixels, and minimum sharpness
+# (variance of the Laplacian at 64 px; the softest face among the shared known and
+# probe photos scores 83, the astronaut blurred with a 2 px Gaussian 52).
+FACESITE_ENROL_MIN_FACE = env_int("FACESITE_ENROL_MIN_FACE", 60, minimum=0)
+FACESITE_ENROL_MIN_SHARPNESS = env_float("FACESITE_ENROL_MIN_SHARPNESS", 60.0, 0.0, 1e6)
 # A face whose two nearest people are closer than this to each other is "ambiguous".
 FACESITE_AMBIGUITY_MARGIN = env_float("FACESITE_AMBIGUITY_MARGIN", 0.05, 0.0, 1.0)
 # hog (dlib, default), cnn (dlib, slow on CPU) or haar (OpenCV cascade, fast, rough).
@@ -293,39 +318,28 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
 )  # KiB
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def beat_entry(task: str, seconds: int) -> dict:
+    # Each entry expires before its next run, so a backlog never runs it twice.
+    return {
+        "task": task,
+        "schedule": float(seconds),
+        # django-celery-beat reads expire_seconds (it drops a plain "expires").
+        "options": {"expire_seconds": int(seconds * 0.9)},
+    }
+
+
 # Synced into django-celery-beat's tables at beat start-up, then editable in the admin.
-# Each entry expires before its next run, so a backlog never runs it twice.
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-jobs": {
-        "task": "recognition.tasks.requeue_stale_jobs",
-        "schedule": 60.0,
-        "options": {"expires": 50},
-    },
-    "purge-expired-jobs": {
-        "task": "recognition.tasks.purge_expired",
-        "schedule": 3600.0,
-        "options": {"expires": 3000},
-    },
-    "purge-temp-files": {
-        "task": "recognition.tasks.purge_temp_files",
-        "schedule": 3600.0,
-        "options": {"expires": 3000},
-    },
-    "expire-celery-results": {
-        "task": "celery.backend_cleanup",
-        "schedule": 3600.0,
-        "options": {"expires": 3000},
-    },
-    "maintain-database": {
-        "task": "monitoring.tasks.maintain_database",
-        "schedule": 86400.0,
-        "options": {"expires": 80000},
-    },
-    "worker-health-snapshot": {
-        "task": "monitoring.tasks.snapshot_workers",
-        "schedule": 300.0,
-        "options": {"expires": 240},
-    },
+    "requeue-stale-jobs": beat_entry("recognition.tasks.requeue_stale_jobs", 60),
+    "purge-expired-jobs": beat_entry("recognition.tasks.purge_expired", 3600),
+    "purge-temp-files": beat_entry("recognition.tasks.purge_temp_files", 3600),
+    # Named as django-celery-beat names its own entry, so this one replaces it.
+    "celery.backend_cleanup": beat_entry("celery.backend_cleanup", 3600),
+    "maintain-database": beat_entry("monitoring.tasks.maintain_database", 86400),
+    "recalibrate-tolerance": beat_entry("recognition.tasks.recalibrate", 1800),
+    "worker-health-snapshot": beat_entry("monitoring.tasks.snapshot_workers", 300),
 }
 
 # --- Logging ------------------------------------------------------------------
@@ -339,3 +353,133 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- REST API -----------------------------------------------------------------
+
+INSTALLED_APPS += ["rest_framework", "drf_spectacular", "drf_spectacular_sidecar"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so a request without credentials gets 401 with `WWW-Authenticate`.
+        "recognition.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["recognition.api.permissions.CanRecognize"],
+    "DEFAULT_THROTTLE_CLASSES": ["recognition.api.throttling.ApiKeyThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "recognition.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "multipart",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FaceSite API",
+    "DESCRIPTION": (
+        "Recognise, detect and verify faces; manage the enrolled people. "
+        "Authenticate with `Authorization: Api-Key <key>`. Every error is "
+        '`{"error": {"code", "message", "field"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from the drf-spectacular-sidecar static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PATH_CONVERTER_OVERRIDES": {
+        "api_id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
+    },
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "recognition.models.Job.Status",
+        "PriorityEnum": "recognition.models.Job.Priority",
+    },
+}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate such as 600/minute (second, minute, hour or day)."""
+    value = env_str(name, default).strip()
+    number, _, period = value.partition("/")
+    if not (number.isdigit() and period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(f"{name} must look like 600/minute, not {value!r}")
+    return value
+
+
+# Requests per API key (or staff user): `upload` for the endpoints that take photos,
+# `api` for everything else. Counted in the default cache (Redis).
+FACESITE_API_THROTTLE_RATES = {
+    "api": env_rate("FACESITE_API_RATE", "3000/minute"),
+    "upload": env_rate("FACESITE_API_UPLOAD_RATE", "600/minute"),
+}
+# `wait` holds a web worker while it polls: at most this many seconds (0 to 30).
+FACESITE_API_MAX_WAIT = min(30, env_int("FACESITE_API_MAX_WAIT", 30, minimum=0))
+# Webhook bodies are signed with this (X-FaceSite-Signature: sha256=<hex HMAC>).
+# Without it (and DEBUG off) the API refuses callback_url.
+FACESITE_WEBHOOK_SECRET = env_str("FACESITE_WEBHOOK_SECRET") or (
+    "insecure-dev-webhook-secret" if DEBUG else ""
+)
+FACESITE_WEBHOOK_TIMEOUT = env_int("FACESITE_WEBHOOK_TIMEOUT", 10, minimum=1)
+FACESITE_WEBHOOK_MAX_ATTEMPTS = env_int("FACESITE_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+# The site's public address (https://faces.example.org), for absolute links in
+# webhook bodies; without it they are paths.
+FACESITE_PUBLIC_URL = env_str("FACESITE_PUBLIC_URL").rstrip("/")
+
+# --- Security -------------------------------------------------------------------
+# With DEBUG off every default below is the secure one, so that `manage.py check
+# --deploy --fail-level WARNING` passes with only DEBUG=0, SECRET_KEY and
+# ALLOWED_HOSTS set; each can be overridden by the variable of the same name.
+
+# HTTPS is terminated by a proxy that sets X-Forwarded-Proto (and overwrites any
+# value a client sent): trust it to tell HTTPS from HTTP.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env_bool("SECURE_PROXY_SSL_HEADER", not DEBUG)
+    else None
+)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Probes and Prometheus inside the network speak plain HTTP: never redirect them.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# HSTS: once a browser has seen it, it refuses plain HTTP for a year. Turn
+# SECURE_HSTS_INCLUDE_SUBDOMAINS off if other sites under the domain lack HTTPS.
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+X_FRAME_OPTIONS = "DENY"
+
+# Pages and results need a login (the API an API key) unless this is on: then the
+# upload page and the results of each browser's own uploads are open to anonymous
+# visitors (a kiosk). The dashboard and the admin stay staff-only.
+FACESITE_PUBLIC_UPLOADS = env_bool("FACESITE_PUBLIC_UPLOADS", False)
+# Web uploads (requests) per user, or per address for anonymous kiosk visitors,
+# counted in the shared cache (Redis). The API has its own rates (above).
+FACESITE_UPLOAD_RATE = env_rate("FACESITE_UPLOAD_RATE", "30/minute")
+# Uploads: besides bytes (FACESITE_MAX_UPLOAD_BYTES) and pixels
+# (FACESITE_MAX_IMAGE_PIXELS), no side may be longer than this.
+FACESITE_MAX_IMAGE_SIDE = env_int("FACESITE_MAX_IMAGE_SIDE", 16_384, minimum=1)
+
+# Biometric data. Turn FACESITE_REQUIRE_CONSENT on where the law requires consent
+# (e.g. GDPR art. 9): enrolment is then refused until the person's consent (who gave
+# it, when, for what purpose) is recorded.
+FACESITE_REQUIRE_CONSENT = env_bool("FACESITE_REQUIRE_CONSENT", False)
+# Off: enrolment photos are not kept, only their face encodings (the admin shows a
+# placeholder); photos kept from before are deleted by the retention task.
+FACESITE_KEEP_ENROLMENT_PHOTOS = env_bool("FACESITE_KEEP_ENROLMENT_PHOTOS", True)
+
+# --- Monitoring: health probes and /metrics -------------------------------------
+# A bearer token for /metrics (Prometheus' `authorization` setting); staff users who
+# are logged in may read it without one. Empty: staff only.
+FACESITE_METRICS_TOKEN = env_str("FACESITE_METRICS_TOKEN")
+# /health/ready/ fails when the media storage's disk has less free space than this.
+FACESITE_HEALTH_MIN_FREE_MB = env_int("FACESITE_HEALTH_MIN_FREE_MB", 500, minimum=0)
+# Seconds /health/ready/ waits for a Celery worker to answer its ping.
+FACESITE_HEALTH_PING_TIMEOUT = env_float("FACESITE_HEALTH_PING_TIMEOUT", 1.0, 0.1, 30.0)

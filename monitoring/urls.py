@@ -8,4 +8,5 @@ app_name = "monitoring"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("data", views.dashboard_data, name="dashboard_data"),
+    path("performance/", views.performance, name="performance"),
 ]

@@ -8,7 +8,7 @@ class RecognitionConfig(AppConfig):
     verbose_name = "Recognition"
 
     def ready(self) -> None:
-        from . import gallery, signals
+        from . import admin_review, gallery, signals  # noqa: F401 - registers admin pages
 
         gallery.connect_signals()
         signals.connect()

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
+from . import options
 from .pipeline import Gallery
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,22 @@ _loaded: dict[str, object] = {"version": None, "gallery": None}
 
 def load() -> Gallery:
     """Build a Gallery from every enrolled face in the database."""
-    from .models import KnownFace
+    from .models import Calibration, KnownFace, Person
 
     rows = KnownFace.objects.values_list("person_id", "person__name", "encoding")
+    applied = Calibration.objects.filter(applied=True).first()
     return Gallery(
-        (pid, name, np.frombuffer(bytes(encoding), dtype=np.float64))
-        for pid, name, encoding in rows.iterator(chunk_size=2000)
+        (
+            (pid, name, np.frombuffer(bytes(encoding), dtype=np.float64))
+            for pid, name, encoding in rows.iterator(chunk_size=2000)
+        ),
+        rule=options.match_rule(),
+        tolerance=applied.tolerance if applied else options.tolerance(),
+        person_tolerances=dict(
+            Person.objects.filter(tolerance__isnull=False).values_list(
+                "pk", "tolerance"
+            )
+        ),
     )
 
 
@@ -75,13 +86,18 @@ def invalidate() -> None:
 
 
 def _changed(sender: type, **kwargs: object) -> None:
+    # This process reloads at once (it can read its own uncommitted rows); the others
+    # learn of the change when it is committed.
+    with _lock:
+        _loaded["version"] = None
     transaction.on_commit(invalidate)
 
 
 def connect_signals() -> None:
-    from .models import KnownFace, Person
+    from .models import Calibration, KnownFace, Person
 
     post_save.connect(_changed, sender=KnownFace, dispatch_uid="gallery-face-saved")
     post_delete.connect(_changed, sender=KnownFace, dispatch_uid="gallery-face-deleted")
     post_save.connect(_changed, sender=Person, dispatch_uid="gallery-person-saved")
     post_delete.connect(_changed, sender=Person, dispatch_uid="gallery-person-deleted")
+    post_save.connect(_changed, sender=Calibration, dispatch_uid="gallery-calibrated")

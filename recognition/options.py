@@ -25,3 +25,11 @@ def max_pixels() -> int:
 
 def margin() -> float:
     return settings.FACESITE_AMBIGUITY_MARGIN
+
+
+def match_rule() -> str:
+    return settings.FACESITE_MATCH_RULE
+
+
+def min_identify_size() -> int:
+    return settings.FACESITE_MIN_IDENTIFY_SIZE

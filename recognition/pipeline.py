@@ -53,6 +53,7 @@ class FaceResult:
     candidates: tuple[Candidate, ...]
     tolerance: float
     margin: float = 0.0
+    min_size: int = 0
 
     @property
     def best(self) -> Candidate | None:
@@ -68,11 +69,19 @@ class FaceResult:
         best = self.best
         if best is None or best.distance > self.tolerance:
             return UNKNOWN
+        if self.width < self.min_size:
+            # Too few pixels for a trustworthy encoding: strangers' small faces in
+            # crowd photos land near enrolled people.
+            return UNKNOWN
         if len(self.candidates) > 1 and (
             self.candidates[1].distance - best.distance < self.margin
         ):
             return AMBIGUOUS
         return MATCH
+
+    @property
+    def width(self) -> int:
+        return self.box[1] - self.box[3]
 
     @property
     def match(self) -> Candidate | None:
@@ -234,10 +243,30 @@ def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
 # --- Match --------------------------------------------------------------------
 
 
-class Gallery:
-    """Enrolled encodings as one matrix, rows grouped by person for matching."""
+MATCH_RULES = ("mean2", "nearest", "centroid")
 
-    def __init__(self, rows: Iterable[tuple[int, str, np.ndarray]]) -> None:
+
+class Gallery:
+    """Enrolled encodings as one matrix, rows grouped by person for matching.
+
+    The rule turns photo distances into a person's distance: `nearest` photo, `mean2`
+    (the mean of the two nearest photos; the nearest when there is one) or `centroid`
+    (the distance to the mean encoding). `manage.py evaluate` compares them.
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[tuple[int, str, np.ndarray]],
+        rule: str = "mean2",
+        tolerance: float | None = None,
+        person_tolerances: dict[int, float] | None = None,
+    ) -> None:
+        if rule not in MATCH_RULES:
+            raise ValueError(f"Unknown matching rule {rule!r}")
+        self.rule = rule
+        # The calibrated tolerance (None: the caller's), and stricter ones per person.
+        self.tolerance = tolerance
+        self.person_tolerances = person_tolerances or {}
         ordered = sorted(rows, key=lambda row: row[0])
         self.names: dict[int, str] = {pid: name for pid, name, _ in ordered}
         if ordered:
@@ -248,7 +277,16 @@ class Gallery:
         else:
             self.matrix = np.empty((0, 128), dtype=np.float64)
             row_ids = np.empty(0, dtype=np.int64)
-        self.person_ids, self.starts = np.unique(row_ids, return_index=True)
+        self.person_ids, self.starts, counts = np.unique(
+            row_ids, return_index=True, return_counts=True
+        )
+        if rule == "centroid" and len(self.matrix):
+            self.matrix = (
+                np.add.reduceat(self.matrix, self.starts, axis=0) / counts[:, None]
+            )
+            self.starts = np.arange(len(self.person_ids))
+            counts = np.ones_like(counts)
+        self.counts = counts
         self.sq_norms = np.einsum("ij,ij->i", self.matrix, self.matrix)
 
     def __len__(self) -> int:
@@ -258,16 +296,30 @@ class Gallery:
     def people_count(self) -> int:
         return len(self.person_ids)
 
-    def person_distances(self, encodings: np.ndarray) -> np.ndarray:
-        """Distance from each encoding (F×128) to each person's nearest photo (F×P)."""
+    def photo_distances(self, encodings: np.ndarray) -> np.ndarray:
+        """Distance from each encoding (F×128) to each row of the matrix."""
         encodings = np.atleast_2d(np.asarray(encodings, dtype=np.float64))
         squared = (
             np.einsum("ij,ij->i", encodings, encodings)[:, None]
             + self.sq_norms[None, :]
             - 2.0 * encodings @ self.matrix.T
         )
-        distances = np.sqrt(np.clip(squared, 0.0, None))
-        return np.minimum.reduceat(distances, self.starts, axis=1)
+        return np.sqrt(np.clip(squared, 0.0, None))
+
+    def person_distances(self, encodings: np.ndarray) -> np.ndarray:
+        """Distance from each encoding (F×128) to each person under the rule (F×P)."""
+        distances = self.photo_distances(encodings)
+        nearest = np.minimum.reduceat(distances, self.starts, axis=1)
+        if self.rule != "mean2":
+            return nearest
+        # Second-nearest photo per person: hide each person's nearest and take the
+        # minimum again (a tie leaves both hidden; then the second equals the first).
+        hidden = np.where(
+            distances == np.repeat(nearest, self.counts, axis=1), np.inf, distances
+        )
+        second = np.minimum.reduceat(hidden, self.starts, axis=1)
+        second = np.where(np.isfinite(second), second, nearest)
+        return (nearest + second) / 2.0
 
 
 def match_faces(
@@ -277,13 +329,14 @@ def match_faces(
     tolerance: float,
     limit: int = 3,
     margin: float = 0.0,
+    min_size: int = 0,
 ) -> list[FaceResult]:
     """Each face with its nearest people (at least two, for the ambiguity check)."""
     if len(encodings) == 0:
         return []
     if gallery.people_count == 0:
         return [
-            FaceResult(b, e, (), tolerance, margin)
+            FaceResult(b, e, (), tolerance, margin, min_size)
             for b, e in zip(boxes, encodings, strict=True)
         ]
     per_person = gallery.person_distances(np.vstack(encodings))
@@ -300,7 +353,11 @@ def match_faces(
             )
             for i in columns
         )
-        faces.append(FaceResult(box, encoding, candidates, tolerance, margin))
+        # A person calibrated stricter than the global tolerance keeps their own.
+        own = gallery.person_tolerances.get(candidates[0].person_id, tolerance)
+        faces.append(
+            FaceResult(box, encoding, candidates, min(tolerance, own), margin, min_size)
+        )
     return faces
 
 
@@ -374,6 +431,7 @@ def recognize(
     max_pixels: int,
     limit: int = 3,
     margin: float = 0.0,
+    min_size: int = 0,
 ) -> Recognition:
     """Run every stage on one image and time each of them (seconds)."""
     timings: dict[str, float] = {}
@@ -391,12 +449,33 @@ def recognize(
     lap("detect")
     encodings = encode_faces(rgb, boxes)
     lap("encode")
-    faces = match_faces(boxes, encodings, gallery, tolerance, limit, margin)
+    faces = match_faces(boxes, encodings, gallery, tolerance, limit, margin, min_size)
     lap("match")
     annotated = annotate(rgb, faces)
     lap("annotate")
     height, width = rgb.shape[:2]
     return Recognition(width, height, faces, timings, annotated)
+
+
+def face_sharpness(rgb: np.ndarray, box: Box) -> float:
+    """Variance of the Laplacian of the face at 64×64 px: low means blurred.
+
+    Faces are first brought to one size (down, for all but tiny faces) so that the
+    figure does not depend on the photo's resolution.
+    """
+    top, right, bottom, left = box
+    crop = cv2.cvtColor(rgb[top:bottom, left:right], cv2.COLOR_RGB2GRAY)
+    crop = cv2.resize(crop, (64, 64), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(crop, cv2.CV_64F).var())
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    area = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
+    return inter / area if area > 0 else 0.0
 
 
 def encode_single_face(

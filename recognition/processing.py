@@ -6,8 +6,9 @@ import logging
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 
-from . import gallery, options
+from . import gallery, options, review, webhooks
 from .models import Job
 from .pipeline import FaceResult, ImageError, recognize
 
@@ -44,36 +45,47 @@ def process(job: Job) -> None:
     """Recognise the faces in a claimed job's photo and record success or failure.
 
     Bad input ends the job as FAILURE with its reason. Other exceptions propagate so
-    the caller can retry transient ones.
+    the caller can retry transient ones. A job this call finished gets its webhook.
     """
+    run(job)
+    if job.is_final:
+        webhooks.schedule(job)
+
+
+def run(job: Job) -> None:
     try:
         with job.image.open("rb") as handle:
             data = handle.read()
     except FileNotFoundError:
         job.mark_failed("The uploaded file is missing from storage.")
         return
+    current = gallery.current()
+    tolerance = job.tolerance if job.tolerance is not None else current.tolerance
     try:
         outcome = recognize(
             data,
-            gallery.current(),
-            tolerance=job.tolerance
-            if job.tolerance is not None
-            else options.tolerance(),
+            current,
+            tolerance=tolerance if tolerance is not None else options.tolerance(),
             detect=options.detect_options(),
             max_pixels=options.max_pixels(),
             limit=job.candidate_limit,
             margin=options.margin(),
+            min_size=options.min_identify_size(),
         )
     except ImageError as exc:
         job.mark_failed(str(exc))
         return
     stored = save_result_image(job, outcome.annotated_jpeg)
     faces = [face_record(face) for face in outcome.faces]
-    if not job.mark_succeeded(
-        faces=faces,
-        timings=outcome.timings,
-        result_path=stored,
-        width=outcome.width,
-        height=outcome.height,
-    ):
+    with transaction.atomic():
+        finished = job.mark_succeeded(
+            faces=faces,
+            timings=outcome.timings,
+            result_path=stored,
+            width=outcome.width,
+            height=outcome.height,
+        )
+        if finished:
+            review.record_observations(job, outcome.faces)
+    if not finished:
         logger.warning("Job %s was finished by another attempt; result kept", job.pk)

@@ -17,7 +17,7 @@ def purge_expired_jobs(days: int) -> dict:
     """Delete finished jobs created more than `days` ago (their files go with them)."""
     cutoff = timezone.now() - timedelta(days=days)
     expired = Job.objects.filter(created_at__lt=cutoff, status__in=Job.FINAL_STATUSES)
-    rows = expired.delete()[0]
+    rows = expired.delete()[1].get(Job._meta.label, 0)
     if rows:
         logger.info("Retention: removed %s jobs and their files", rows)
     return {"jobs": rows}

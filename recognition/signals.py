@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 
 from .models import Job, KnownFace
 
@@ -26,6 +26,17 @@ def _face_deleted(sender: type, instance: KnownFace, **kwargs: object) -> None:
     transaction.on_commit(lambda: delete_files(name))
 
 
+def _face_saved(
+    sender: type, instance: KnownFace, created: bool, **kwargs: object
+) -> None:
+    if created:
+        from .tasks import schedule_rematch
+
+        # Someone new may now match faces that earlier jobs reported as Unknown.
+        transaction.on_commit(schedule_rematch)
+
+
 def connect() -> None:
     post_delete.connect(_job_deleted, sender=Job, dispatch_uid="job-files")
     post_delete.connect(_face_deleted, sender=KnownFace, dispatch_uid="face-files")
+    post_save.connect(_face_saved, sender=KnownFace, dispatch_uid="face-rematch")

@@ -9,13 +9,14 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
+from django.core.cache import cache
 from django.db import OperationalError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import options, processing, retention
+from . import calibration, options, privacy, processing, retention, review, webhooks
 from .models import Job
 from .pipeline import load_models
 
@@ -52,6 +53,15 @@ def _preload_models(**kwargs: object) -> None:
     load_models(options.detect_options().detector)
 
 
+def dead_letter(job_id: int, reason: str) -> bool:
+    """Dead-letter an unfinished job and send its webhook; False if already final."""
+    if not Job.mark_dead(job_id, reason):
+        return False
+    logger.error("Job %s is dead: %s", job_id, reason)
+    webhooks.schedule_for(job_id)
+    return True
+
+
 class JobTask(Task):
     """Dead-letters the job when the task fails for good (retries spent, time limit)."""
 
@@ -61,8 +71,7 @@ class JobTask(Task):
             reason = f"Took longer than the hard time limit ({exc.args[0]} s)."
         else:
             reason = f"{type(exc).__name__}: {exc}"
-        if Job.mark_dead(job_id, reason):
-            logger.error("Job %s is dead: %s", job_id, reason)
+        dead_letter(job_id, reason)
 
 
 @shared_task(
@@ -87,12 +96,12 @@ def process_job(self, job_id: int) -> dict:  # noqa: ANN001
         return {"job": job_id, "status": job.status, "duplicate": True}
     if job.attempts > MAX_RETRIES + 1:
         # Delivered again and again without finishing: its worker keeps dying.
-        Job.mark_dead(job.pk, f"Started {job.attempts - 1} times without finishing.")
+        dead_letter(job.pk, f"Started {job.attempts - 1} times without finishing.")
         return {"job": job_id, "status": Job.Status.DEAD}
     try:
         processing.process(job)
     except SoftTimeLimitExceeded:
-        Job.mark_dead(job.pk, "Took longer than the soft time limit.")
+        dead_letter(job.pk, "Took longer than the soft time limit.")
     job.refresh_from_db(fields=["status"])
     return {"job": job_id, "status": job.status}
 
@@ -149,7 +158,7 @@ def requeue_stale_jobs() -> dict:
         requeued += enqueue(job)
     for job in stuck[:500]:
         if job.stale_requeues:
-            dead += Job.mark_dead(job.pk, "Its worker vanished twice.")
+            dead += dead_letter(job.pk, "Its worker vanished twice.")
         elif enqueue(job):
             Job.objects.filter(pk=job.pk).update(stale_requeues=1)
             requeued += 1
@@ -158,10 +167,46 @@ def requeue_stale_jobs() -> dict:
 
 @shared_task
 def purge_expired() -> dict:
-    """Delete uploads, result images and job rows older than the retention period."""
-    return retention.purge_expired_jobs(settings.FACESITE_RETENTION_DAYS)
+    """Apply the retention settings: old jobs (rows, uploads, results) go, and so do
+    enrolment photos when only encodings are to be kept."""
+    outcome = retention.purge_expired_jobs(settings.FACESITE_RETENTION_DAYS)
+    outcome["enrolment_photos"] = privacy.drop_enrolment_photos()
+    return outcome
 
 
 @shared_task
 def purge_temp_files() -> dict:
     return retention.purge_temp_files(settings.FACESITE_TEMP_RETENTION_HOURS)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> dict:  # noqa: ANN001
+    """POST a finished job to its callback URL; retried with backoff on failure."""
+    countdown = webhooks.deliver(delivery_id)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+    return {"delivery": delivery_id}
+
+
+@shared_task
+def recalibrate() -> dict:
+    """Follow the gallery: re-estimate the tolerance and apply it when it changed."""
+    if not settings.FACESITE_AUTO_CALIBRATE:
+        return {"applied": False, "reason": "FACESITE_AUTO_CALIBRATE is off"}
+    applied = calibration.recalibrate(settings.FACESITE_TARGET_FAR)
+    return {"applied": applied is not None, "tolerance": applied and applied.tolerance}
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_ERRORS, max_retries=3)
+def rematch_unknown_faces() -> dict:
+    """Name stored "Unknown" faces that match someone enrolled since."""
+    return {"identified": review.rematch_unknown_faces()}
+
+
+def schedule_rematch(delay: float = 10.0) -> None:
+    """Queue one rematch shortly; enrolling a folder of photos queues it once."""
+    try:
+        if cache.add("rematch-scheduled", True, timeout=delay):
+            rematch_unknown_faces.apply_async(countdown=delay, queue="bulk", priority=6)
+    except Exception as exc:  # noqa: BLE001 - the next enrolment or run tries again
+        logger.warning("Could not schedule late identification: %s", exc)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,11 +65,12 @@ def free_port() -> int:
 
 @dataclass
 class RedisServer:
-    """A throw-away redis-server on 127.0.0.1: no snapshots, no AOF."""
+    """A throw-away redis-server on 127.0.0.1: no snapshots, AOF only when asked."""
 
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    appendonly: bool = False
 
     @property
     def url(self) -> str:
@@ -87,9 +89,12 @@ class RedisServer:
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
             "--dir", str(self.data_dir),
         ]  # fmt: skip
+        if self.appendonly:  # as bin/ensure-redis runs it for `make run`
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            args += ["--appendonly", "no"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
@@ -103,6 +108,12 @@ class RedisServer:
         self.stop()
         pytest.fail(f"redis-server did not start:\n{self.log_path.read_text()}")
 
+    def shutdown(self) -> None:
+        """SHUTDOWN, as an operator stops Redis: it writes its AOF, then exits."""
+        with self.client() as client:
+            client.shutdown()
+        self.process.wait(timeout=30)
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -114,33 +125,54 @@ class RedisServer:
             self.process.wait()
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
-    """A Redis of the test session's own, never the one at REDIS_URL."""
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+def start_on_a_free_port(server: RedisServer) -> RedisServer:
     for _attempt in range(3):  # the free port can be taken before Redis binds it
         try:
             server.start()
-            break
+            return server
         except pytest.fail.Exception:
             server.port = free_port()
-    else:
-        pytest.fail(f"redis-server did not start:\n{server.log_path.read_text()}")
+    pytest.fail(f"redis-server did not start:\n{server.log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """A Redis of the test session's own, never the one at REDIS_URL."""
+    server = start_on_a_free_port(RedisServer(tmp_path_factory.mktemp("redis")))
     yield server
     server.stop()
 
 
 @pytest.fixture
-def broker_url(redis_server: RedisServer, settings) -> Iterator[str]:
-    """An empty test Redis as broker and cache, so workers see the gallery version."""
-    with redis_server.client() as client:
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own that keeps its data with AOF, like `make run`'s."""
+    data_dir = tmp_path / "redis"
+    data_dir.mkdir()
+    server = start_on_a_free_port(RedisServer(data_dir, appendonly=True))
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def using_redis(server: RedisServer, settings) -> Iterator[str]:
+    """The server, emptied, as this process's broker and cache (workers' too)."""
+    with server.client() as client:
         client.flushall()
     settings.CACHES = {
-        "default": {**project_settings.CACHES["default"], "LOCATION": redis_server.url}
+        "default": {**project_settings.CACHES["default"], "LOCATION": server.url}
     }
-    previous = point_celery_at(redis_server.url)
-    yield redis_server.url
-    point_celery_at(previous)
+    previous = point_celery_at(server.url)
+    try:
+        yield server.url
+    finally:
+        point_celery_at(previous)
+
+
+@pytest.fixture
+def broker_url(redis_server: RedisServer, settings) -> Iterator[str]:
+    """An empty test Redis as broker and cache, so workers see the gallery version."""
+    with using_redis(redis_server, settings) as url:
+        yield url
 
 
 # --- Workers --------------------------------------------------------------------
@@ -161,6 +193,30 @@ def database_url(db: dict) -> str:
     host = quote(db.get("HOST") or "localhost", safe="")
     port = f":{db['PORT']}" if db.get("PORT") else ""
     return f"{scheme}://{auth}{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+def process_env(broker_url: str, settings, **env: str) -> dict[str, str]:
+    """The environment of a Celery process on the test database, media and Redis."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "facesite.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "REDIS_URL": broker_url,
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+
+
+def worker_command(name: str, concurrency: int, queues: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "facesite", "worker",
+        "--pool", "prefork", "--concurrency", str(concurrency),
+        "-Q", queues, "-n", name, "--loglevel", "INFO",
+    ]  # fmt: skip
 
 
 def worker_queues() -> str:
@@ -244,40 +300,27 @@ def wait_until_ready(worker: Worker, timeout: float = WORKER_READY_SECONDS) -> N
 def start_worker(
     request, transactional_db, broker_url: str, settings, tmp_path: Path
 ) -> Iterator[Callable[..., Worker]]:
-    """start_worker(concurrency=1, **env): a ready `celery worker` on the test DB.
+    """start_worker(concurrency=1, queues=all, **env): a ready `celery worker`.
 
-    Extra keyword arguments become environment variables of the worker (settings are
-    read from the environment, e.g. FACESITE_DETECT_MAX_SIDE="3072").
+    It runs on the test DB, consuming every queue unless `queues` lists some
+    ("high,default"). Extra keyword arguments become environment variables of the
+    worker (settings are read from the environment, e.g. FACESITE_DETECT_MAX_SIDE).
     """
     workers: list[Worker] = []
     request.node.celery_workers = workers
 
-    def start(concurrency: int = 1, **env: str) -> Worker:
+    def start(concurrency: int = 1, queues: str | None = None, **env: str) -> Worker:
         name = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         log_path = tmp_path / f"worker-{len(workers) + 1}.log"
         args = [
-            sys.executable, "-m", "celery", "-A", "facesite", "worker",
-            "--pool", "prefork", "--concurrency", str(concurrency),
-            "-Q", worker_queues(), "-n", name, "--loglevel", "INFO",
+            *worker_command(name, concurrency, queues or worker_queues()),
             "--without-gossip", "--without-mingle",
         ]  # fmt: skip
-        environment = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "facesite.settings",
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "REDIS_URL": broker_url,
-            "OMP_NUM_THREADS": "1",
-            "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "PYTHONUNBUFFERED": "1",
-            **env,
-        }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 args,
                 cwd=ROOT,
-                env=environment,
+                env=process_env(broker_url, settings, **env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -320,6 +363,29 @@ def wait_for_job() -> Callable[..., Job]:
         )
 
     return wait
+
+
+@pytest.fixture
+def wait_for_jobs() -> Callable[..., list[Job]]:
+    """wait_for_jobs(ids, timeout=...): the rows, by id, once none is open any more."""
+
+    def wait(ids: list[int], timeout: float = JOB_SECONDS) -> list[Job]:
+        jobs = Job.objects.filter(pk__in=ids).order_by("pk")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not jobs.filter(status__in=Job.OPEN_STATUSES).exists():
+                return list(jobs)
+            time.sleep(0.5)
+        counts = Counter(jobs.values_list("status", flat=True))
+        pytest.fail(f"{len(ids)} jobs not all final after {timeout:g} s: {counts}")
+
+    return wait
+
+
+def result_files(media_root: Path) -> list[str]:
+    """The names in MEDIA_ROOT/results, sorted."""
+    folder = media_root / "results"
+    return sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
 
 
 @pytest.fixture

@@ -22,6 +22,13 @@ NAME = "Eileen Collins"
 
 
 @pytest.fixture
+def client(client, django_user_model):
+    """Uploads need a login (tests/security covers who may see what)."""
+    client.force_login(django_user_model.objects.create_user("uploader"))
+    return client
+
+
+@pytest.fixture
 def eileen(astronaut_face_jpeg) -> Person:
     person = Person.objects.create(name=NAME)
     enroll_photo(person, astronaut_face_jpeg, "eileen-collins.jpg")

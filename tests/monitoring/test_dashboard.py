@@ -132,6 +132,14 @@ def test_dashboard_data_has_every_figure(staff_client):
         "workers",
         "latest_jobs",
         "performance",
+        "series",
+        "percentiles",
+        "queues",
+        "queue_history",
+        "worker_rows",
+        "failures",
+        "dead_letters",
+        "links",
     }
     assert data["counts"]["SUCCESS"] == 1
     assert data["activity"]["avg_duration_last_day"] == pytest.approx(1.5)
@@ -183,6 +191,7 @@ def test_the_ping_answer_is_cached(staff_client):
 
     assert "1 worker online" in html
     assert "celery@node-1" in html
+    assert '<span class="worker-name is-online"><code>celery@node-1</code>' in html
 
 
 def test_the_performance_runs_are_listed(staff_client):

@@ -111,3 +111,29 @@ def test_detection_finds_as_many_faces_as_the_reference_counts(faces_dir):
         for r in rows
     )
     assert found >= sum(int(r["hog_faces"]) for r in rows)
+
+
+def test_no_stranger_in_a_crowd_is_named_with_the_default_rules(gallery, faces_dir):
+    from django.conf import settings
+
+    enrolled_in = {
+        "ageitgey_two_people.jpg",
+        "ageitgey_obama_and_biden.jpg",
+        "ageitgey_kit_with_rose.jpg",
+    }
+    named = {}
+    for path in images(faces_dir / "group"):
+        result = recognize(
+            path.read_bytes(),
+            gallery,
+            tolerance=settings.FACESITE_TOLERANCE,
+            detect=OPTIONS,
+            max_pixels=LIMIT,
+            margin=settings.FACESITE_AMBIGUITY_MARGIN,
+            min_size=settings.FACESITE_MIN_IDENTIFY_SIZE,
+        )
+        if any(face.match for face in result.faces):
+            named[path.name] = sorted(
+                face.match.name for face in result.faces if face.match
+            )
+    assert set(named) == enrolled_in, named

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
 
 import numpy as np
@@ -7,6 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from monitoring.models import PerformanceStat
 from recognition.enrollment import enroll_photo
@@ -108,7 +111,10 @@ def test_adding_a_person_with_a_photo_enrols_it(admin_client, astronaut_face_jpe
     assert face.source_name == "photo0.jpg"
     assert face.image.name.startswith("known_faces/")
     with default_storage.open(face.image.name, "rb") as handle:
-        assert handle.read() == astronaut_face_jpeg
+        stored = Image.open(io.BytesIO(handle.read()))
+    # Stored re-encoded, pixels only (tests/security); the digest is the original's.
+    assert (stored.format, stored.size) == ("PNG", (512, 300))
+    assert face.sha256 == hashlib.sha256(astronaut_face_jpeg).hexdigest()
 
 
 def test_a_photo_without_a_face_is_refused_on_the_form(admin_client, grey_jpeg):

@@ -180,7 +180,8 @@ def test_person_distances_equal_brute_force_nearest_photo():
     encodings = random_unit(rng, 9)
     owners = [3, 1, 3, 2, 1, 3, 2, 2, 1]
     gallery = Gallery(
-        (pid, f"p{pid}", enc) for pid, enc in zip(owners, encodings, strict=True)
+        ((pid, f"p{pid}", enc) for pid, enc in zip(owners, encodings, strict=True)),
+        rule="nearest",
     )
     probes = random_unit(rng, 4)
     got = gallery.person_distances(probes)
@@ -271,3 +272,36 @@ def test_nearest_columns_matches_a_full_sort():
     assert np.array_equal(
         nearest_columns(distances[:, :3], 4), np.argsort(distances[:, :3], axis=1)
     )
+
+
+@pytest.mark.parametrize("rule", ["mean2", "centroid"])
+def test_other_rules_equal_brute_force(rule):
+    rng = np.random.default_rng(8)
+    encodings = random_unit(rng, 7)
+    owners = [5, 2, 5, 5, 9, 2, 2]
+    gallery = Gallery(
+        ((pid, f"p{pid}", enc) for pid, enc in zip(owners, encodings, strict=True)),
+        rule=rule,
+    )
+    probes = random_unit(rng, 3)
+    got = gallery.person_distances(probes)
+    for row, probe in zip(got, probes, strict=True):
+        for column, pid in enumerate(gallery.person_ids):
+            mine = np.array(
+                [e for o, e in zip(owners, encodings, strict=True) if o == pid]
+            )
+            if rule == "centroid":
+                expected = np.linalg.norm(probe - mine.mean(axis=0))
+            else:
+                expected = np.mean(sorted(np.linalg.norm(mine - probe, axis=1))[:2])
+            assert row[column] == pytest.approx(expected, abs=1e-9)
+
+
+def test_faces_too_small_to_trust_are_never_named():
+    rng = np.random.default_rng(5)
+    alice = random_unit(rng, 1)[0]
+    gallery = Gallery([(1, "Alice", alice)])
+    small, large = (0, 40, 40, 0), (0, 100, 100, 0)
+    faces = match_faces([small, large], [alice, alice], gallery, 0.6, min_size=48)
+    assert [face.verdict for face in faces] == ["unknown", "match"]
+    assert faces[0].best.name == "Alice"  # the candidate is kept, just not named

@@ -84,7 +84,11 @@ def test_a_face_beyond_the_tolerance_is_unknown_not_the_nearest_person(
 
 
 def test_bad_input_fails_at_once_with_its_reason(eileen, astronaut_jpeg):
-    job = make_job(astronaut_jpeg[:20_000])  # truncated JPEG
+    # Uploads refuse a truncated file; one that reaches storage anyway (an old
+    # file, a disk error) must still fail at once.
+    job = make_job(astronaut_jpeg)
+    with default_storage.open(job.image.name, "wb") as handle:
+        handle.write(astronaut_jpeg[:20_000])  # truncated JPEG
     outcome = process_job(job.pk)
     job.refresh_from_db()
     assert outcome["status"] == "FAILURE"

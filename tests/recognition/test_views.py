@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from pathlib import Path
@@ -9,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from recognition import gallery, processing
 from recognition.enrollment import enroll_photo
@@ -17,7 +19,7 @@ from recognition.models import Job, Person
 pytestmark = pytest.mark.django_db
 
 UPLOAD_URL = "/"
-GENERATED_NAME = re.compile(r"uploads/[0-9a-f]{32}\.jpg")
+GENERATED_NAME = re.compile(r"uploads/[0-9a-f]{32}\.png")  # JPEG stored as PNG
 
 
 def photo(data: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg"):
@@ -35,6 +37,18 @@ def stored_files(settings) -> list[str]:
 
 def post(client, files, **headers):
     return client.post(UPLOAD_URL, {"images": files}, headers=headers)
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("uploader")
+
+
+@pytest.fixture
+def client(client, user):
+    """Pages need a login (tests/security covers who may see what)."""
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
@@ -86,7 +100,9 @@ def test_upload_creates_a_job_under_a_generated_name(
     assert GENERATED_NAME.fullmatch(job.image.name)
     assert stored_files(settings) == [job.image.name]
     with default_storage.open(job.image.name, "rb") as handle:
-        assert handle.read() == astronaut_jpeg
+        stored = Image.open(io.BytesIO(handle.read()))
+    # Stored re-encoded (tests/security/test_upload_hardening.py): same photo.
+    assert (stored.format, stored.size) == ("PNG", (512, 512))
     assert len(callbacks) == 1
 
 
@@ -268,10 +284,10 @@ def test_job_page_shows_faces_timings_and_worker(
     assert ", ".join(str(value) for value in job.faces[0]["box"]) in html
 
 
-def test_a_failed_job_shows_its_reason(client, astronaut_jpeg):
+def test_a_failed_job_shows_its_reason(client, user, astronaut_jpeg):
     from recognition.uploads import create_job
 
-    job = create_job(astronaut_jpeg, "broken.jpg", uuid.uuid4())
+    job = create_job(astronaut_jpeg, "broken.jpg", uuid.uuid4(), owner=user)
     job.claim("test-worker")
     job.mark_failed("The image is truncated.")
 
@@ -302,8 +318,11 @@ def test_unknown_submissions_and_jobs_are_404(client, url):
 # --- Media -----------------------------------------------------------------------
 
 
-def test_media_serves_a_stored_result_with_nosniff(client, astronaut_jpeg):
+def test_media_serves_a_stored_result_with_nosniff(client, user, astronaut_jpeg):
     name = default_storage.save("results/7.jpg", ContentFile(astronaut_jpeg))
+    Job.objects.create(
+        filename="a.jpg", image="uploads/a.jpg", result_path=name, owner=user
+    )
 
     response = client.get(reverse("recognition:media", args=[name]))
 

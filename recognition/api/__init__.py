@@ -1,0 +1,1 @@
+"""REST API v1: recognitions, detections, verification and people."""

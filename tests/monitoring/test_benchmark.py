@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from monitoring import peer
+from monitoring.management.commands.benchmark import Command
+from monitoring.models import PerformanceStat
+from recognition.enrollment import enroll_photo
+from recognition.models import Job, Person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def photos(tmp_path, astronaut_jpeg) -> Path:
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(astronaut_jpeg)
+    (folder / "sub" / "b.jpg").write_bytes(astronaut_jpeg)
+    (folder / "broken.jpg").write_bytes(b"not an image at all")
+    return folder
+
+
+def test_a_sequential_run_is_timed_recorded_and_printed(photos, capsys):
+    call_command("benchmark", str(photos), "--modes", "sequential")
+
+    out = capsys.readouterr().out
+    stat = PerformanceStat.objects.get()
+    assert (stat.mode, stat.num_images, stat.failures) == ("sequential", 3, 1)
+    assert stat.faces_found == 4  # two per astronaut photo with HOG
+    assert stat.source == str(photos.resolve())
+    assert f"Benchmark: 3 images under {photos.resolve()}" in out
+    assert "sequential  run 1: 3 images in" in out
+    assert "4 faces, 1 failures" in out
+    assert Job.objects.filter(status=Job.Status.SUCCESS).count() == 2
+
+
+def test_repeats_record_a_row_each_and_json_has_the_figures(photos, capsys):
+    call_command(
+        "benchmark", str(photos), "--modes", "sequential", "--repeat", "2", "--json"
+    )
+
+    report = json.loads(capsys.readouterr().out)
+    runs = report["runs"]["sequential"]
+    assert PerformanceStat.objects.count() == 2
+    assert [run["images"] for run in runs] == [3, 3]
+    assert runs[0]["images_per_second"] > 0
+    assert runs[0]["pipeline_seconds_per_image"] > 0
+    assert report["ratio"] is None  # no distributed run to compare with
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["/no/such/folder"], "does not exist"),
+        (["{photos}", "--modes", "parallel"], "--modes takes"),
+        (["{photos}", "--repeat", "0"], "--repeat must be at least 1"),
+        (["{photos}", "--modes", "distributed"], "Cannot reach Redis"),
+        (["{photos}", "--modes", "sequential", "--peer"], "Cannot reach Redis"),
+    ],
+)
+def test_bad_arguments_and_a_missing_broker_stop_the_command(
+    photos, arguments, message
+):
+    arguments = [a.format(photos=photos) for a in arguments]
+
+    with pytest.raises(CommandError, match=message):
+        call_command("benchmark", *arguments)
+    assert not PerformanceStat.objects.exists()
+
+
+def test_the_peer_cli_runs_on_the_same_images_and_people(
+    photos, astronaut_face_jpeg, django_capture_on_commit_callbacks
+):
+    # The commit hook tells the gallery to reload, as it does outside a test.
+    with django_capture_on_commit_callbacks(execute=True):
+        enroll_photo(Person.objects.create(name="Eileen Collins"), astronaut_face_jpeg)
+    images = [photos / "a.jpg", photos / "sub" / "b.jpg"]
+    ours = Command().run_mode("sequential", images, photos, 0, 60)
+
+    result = peer.run_cli(images, photos, 1, 0.6)
+    comparison = peer.compare(ours, result, {})
+
+    assert result.known_photos == 1
+    assert set(result.faces) == {"a.jpg", "sub/b.jpg"}
+    assert result.names["a.jpg"] == {"Eileen Collins"}
+    assert comparison["images"] == 2
+    assert comparison["faces_ours"] == 4
+    assert comparison["faces_cli"] == sum(result.faces.values()) >= 2
+    assert comparison["names_same"] == 2, comparison["names_differ"]
+    assert comparison["names_ours"] == comparison["names_cli"] == ["Eileen Collins"]
+    assert comparison["cli_images_per_second"] > 0
+    assert comparison["ratio"] == pytest.approx(
+        ours.per_second / comparison["cli_images_per_second"], rel=0.01
+    )
+    lines = peer.describe(ours, result, comparison)
+    assert lines[0].startswith("CLI with its scan of 1 known photos: 2 images in")
+
+
+def test_ground_truth_comes_from_the_manifest(tmp_path):
+    (tmp_path / "MANIFEST.csv").write_text(
+        "path,person,source_repo,source_path,license_note\n"
+        "known/Ada/1.jpg,Ada,r,p,l\n"
+        "probe/Ada/2.jpg,Ada,r,p,l\n"
+        "unknown/x.jpg,Somebody Else,r,p,l\n"
+        "noface/cup.jpg,,r,p,l\n"
+        "group/many.jpg,,r,p,l\n"
+    )
+
+    assert peer.ground_truth(tmp_path) == {
+        "known/Ada/1.jpg": {"Ada"},
+        "probe/Ada/2.jpg": {"Ada"},
+        "unknown/x.jpg": set(),
+        "noface/cup.jpg": set(),
+    }
+    assert peer.ground_truth(tmp_path / "elsewhere") == {}
