@@ -177,7 +177,7 @@ def test_purge_expired_removes_old_finished_jobs_with_their_files(
         old_job(photo, days - 1, Job.Status.SUCCESS),
     ]
 
-    assert run(purge_expired) == {"jobs": 3}
+    assert run(purge_expired) == {"jobs": 3, "enrolment_photos": 0}
 
     assert set(Job.objects.values_list("pk", flat=True)) == {job.pk for job in kept}
     for job in expired:
@@ -186,7 +186,7 @@ def test_purge_expired_removes_old_finished_jobs_with_their_files(
     for job in kept:
         assert (media_root / job.image.name).exists()
     assert (media_root / kept[1].result_path).exists()
-    assert run(purge_expired) == {"jobs": 0}
+    assert run(purge_expired) == {"jobs": 0, "enrolment_photos": 0}
 
 
 def test_purge_temp_files_removes_only_old_ones(start_worker, media_root):
