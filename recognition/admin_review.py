@@ -9,6 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from . import calibration, review
+from .enrollment import EnrollmentError
 from .models import Calibration, FaceObservation
 
 
@@ -46,7 +47,7 @@ class FaceObservationAdmin(admin.ModelAdmin):
         f.name for f in FaceObservation._meta.fields if f.name != "encoding"
     ]
     exclude = ("encoding", "rejected_people")
-    actions = ("confirm_faces", "reject_faces")
+    actions = ("confirm_faces", "confirm_and_enrol", "reject_faces")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -67,6 +68,22 @@ class FaceObservationAdmin(admin.ModelAdmin):
                 review.confirm(observation)
                 done += 1
         self.message_user(request, f"{done} face(s) confirmed.", messages.SUCCESS)
+
+    @admin.action(description="Confirm, and add the face to the person's photos")
+    def confirm_and_enrol(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for observation in queryset.select_related("job", "candidate"):
+            if not observation.candidate_id:
+                continue
+            try:
+                review.confirm(observation, enrol=True)
+            except EnrollmentError as exc:
+                self.message_user(
+                    request, f"Face {observation.pk}: {exc}", messages.WARNING
+                )
+            else:
+                self.message_user(
+                    request, f"Face {observation.pk} confirmed and enrolled."
+                )
 
     @admin.action(description="Reject: not the proposed person (never propose again)")
     def reject_faces(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -7,15 +7,17 @@ the job is kept). Faces near the tolerance, or ambiguous, wait for an operator; 
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
 
 import numpy as np
 from django.db import transaction
+from PIL import Image
 
 from . import gallery, options
 from .models import FaceObservation, Job, Person
-from .pipeline import AMBIGUOUS, MATCH, UNKNOWN, FaceResult, match_faces
+from .pipeline import AMBIGUOUS, MATCH, UNKNOWN, FaceResult, load_image, match_faces
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +77,42 @@ def _set_face(job: Job, index: int, person: Person | None, **extra: object) -> N
     )
 
 
+def enrol_face(observation: FaceObservation, person: Person) -> None:
+    """Add the observed face, cropped with a margin from its upload, to `person`.
+
+    Raises EnrollmentError when the crop fails the quality gate or the upload is gone.
+    """
+    from .enrollment import EnrollmentError, enroll_photo
+
+    job = observation.job
+    try:
+        with job.image.open("rb") as handle:
+            rgb = load_image(handle.read(), options.max_pixels())
+    except (FileNotFoundError, ValueError):
+        raise EnrollmentError("The job's photo is no longer stored.") from None
+    top, right, bottom, left = observation.box
+    pad = (bottom - top) // 2
+    height, width = rgb.shape[:2]
+    crop = rgb[
+        max(0, top - pad) : min(height, bottom + pad),
+        max(0, left - pad) : min(width, right + pad),
+    ]
+    buffer = io.BytesIO()
+    Image.fromarray(crop).save(buffer, format="PNG")
+    enroll_photo(
+        person,
+        buffer.getvalue(),
+        f"job {job.pk} face {observation.index}",
+        confirm=True,
+    )
+
+
 @transaction.atomic
-def confirm(observation: FaceObservation, person: Person | None = None) -> None:
-    """The operator says this face is `person` (default: the proposed one)."""
+def confirm(
+    observation: FaceObservation, person: Person | None = None, enrol: bool = False
+) -> None:
+    """The operator says this face is `person` (default: the proposed one); with
+    `enrol`, the face also becomes one of the person's photos."""
     person = person or observation.candidate
     if person is None:
         raise ValueError("Nobody is proposed for this face; choose a person.")
@@ -86,6 +121,8 @@ def confirm(observation: FaceObservation, person: Person | None = None) -> None:
     observation.review = FaceObservation.Review.CONFIRMED
     observation.save(update_fields=["person", "verdict", "review"])
     _set_face(observation.job, observation.index, person, verdict=MATCH, reviewed=True)
+    if enrol:
+        enrol_face(observation, person)
 
 
 @transaction.atomic

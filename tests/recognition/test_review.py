@@ -103,3 +103,27 @@ def test_a_rejected_pairing_is_never_proposed_again(
     assert review.rematch_unknown_faces() == 0
     her_face.refresh_from_db()
     assert her_face.person is None
+
+
+def test_confirming_can_add_the_face_to_the_persons_photos(eileen, astronaut_jpeg):
+    job = run_job(astronaut_jpeg)
+    (her_face,) = FaceObservation.objects.filter(job=job, person=eileen)
+    review.confirm(her_face, enrol=True)
+    faces = list(eileen.faces.order_by("pk"))
+    assert len(faces) == 2
+    assert faces[1].source_name == f"job {job.pk} face {her_face.index}"
+
+
+def test_a_face_whose_photo_is_gone_is_not_confirmed(eileen, astronaut_jpeg):
+    from django.core.files.storage import default_storage
+
+    from recognition.enrollment import EnrollmentError
+
+    job = run_job(astronaut_jpeg, tolerance=0.70)
+    suit = FaceObservation.objects.get(job=job, review=FaceObservation.Review.PENDING)
+    default_storage.delete(job.image.name)
+    with pytest.raises(EnrollmentError, match="no longer stored"):
+        review.confirm(suit, enrol=True)
+    suit.refresh_from_db()
+    assert suit.review == FaceObservation.Review.PENDING  # rolled back as a whole
+    assert eileen.faces.count() == 1
