@@ -244,13 +244,16 @@ class PersonFaces(PeopleView, UploadView):
     )
     def post(self, request: Request, pk: int) -> Response:
         person = self.person(pk)
-        upload = self.validated(FaceUploadSerializer, request.data)["image"]
+        fields = self.validated(FaceUploadSerializer, request.data)
+        upload = fields["image"]
         data = read_photo(upload, "image")
         try:
             face = enroll_photo(
                 person,
                 data,
                 clean_filename(upload.name),
+                box=fields.get("box"),
+                confirm=fields["confirm"],
                 actor=audit.request_actor(request),
             )
         except EnrollmentError as exc:

@@ -393,6 +393,22 @@ class PeopleFilterSerializer(StrictInput):
 
 class FaceUploadSerializer(StrictInput):
     image = serializers.FileField(help_text="A photo showing exactly one face.")
+    box = serializers.RegexField(
+        r"^\d{1,6},\d{1,6},\d{1,6},\d{1,6}$",
+        required=False,
+        help_text="top,right,bottom,left in pixels: picks one face of several.",
+    )
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Enrol even when the face is nearer to another person.",
+    )
+
+    def validate_box(self, value: str) -> tuple[int, int, int, int]:
+        top, right, bottom, left = (int(v) for v in value.split(","))
+        if bottom <= top or right <= left:
+            raise serializers.ValidationError("The box must have a positive size.")
+        return top, right, bottom, left
 
 
 class MergeSerializer(serializers.Serializer):

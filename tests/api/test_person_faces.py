@@ -100,3 +100,26 @@ def test_a_face_of_another_person_is_404(api, eileen, ada):
 
     assert_error(api.delete(f"{faces_url(ada)}/{face.pk}"), 404, "not_found")
     assert KnownFace.objects.exists()
+
+
+def test_a_box_picks_one_face_of_several(api, ada, astronaut_jpeg):
+    response = api.post(
+        faces_url(ada), {"image": photo(astronaut_jpeg), "box": "70,270,170,170"}
+    )
+    assert response.status_code == 201, response.json()
+    assert KnownFace.objects.get().box == [76, 265, 166, 175]
+    bad = api.post(faces_url(ada), {"image": photo(astronaut_jpeg), "box": "9,9,1,1"})
+    error = bad.json()["error"]
+    assert (bad.status_code, error["field"]) == (400, "box")
+
+
+def test_a_lookalike_needs_confirm(api, ada, astronaut_face_jpeg, astronaut_rgb):
+    api.post(faces_url(ada), {"image": photo(astronaut_face_jpeg, "a.jpg")})
+    other = Person.objects.create(name="Other")
+    again = jpeg_bytes(astronaut_rgb[:320])
+    refused = api.post(faces_url(other), {"image": photo(again, "b.jpg")})
+    assert_error(refused, 400, "lookalike", "image")
+    accepted = api.post(
+        faces_url(other), {"image": photo(again, "b.jpg"), "confirm": "true"}
+    )
+    assert accepted.status_code == 201
