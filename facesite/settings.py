@@ -6,6 +6,7 @@ project folder, Redis on localhost, DEBUG on.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -200,11 +201,33 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+
+
+def env_json(name: str, default: dict) -> dict:
+    value = env_str(name)
+    if not value:
+        return default
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object")
+    return parsed
+
+
+# Uploads, results and enrolment photos go through this storage only, so workers on
+# other machines can share it: a shared disk (the default, at MEDIA_ROOT), or object
+# storage, e.g. FACESITE_STORAGE_BACKEND=storages.backends.s3.S3Storage with
+# FACESITE_STORAGE_OPTIONS='{"bucket_name": "faces", "file_overwrite": true}'
+# (pip install django-storages[s3]). It must overwrite: a redelivered job rewrites
+# its one result image, never adds one.
 STORAGES = {
-    # Overwrite: a redelivered job rewrites its one result image, never adds one.
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"allow_overwrite": True},
+        "BACKEND": env_str(
+            "FACESITE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env_json("FACESITE_STORAGE_OPTIONS", {"allow_overwrite": True}),
     },
     "staticfiles": {
         "BACKEND": (
