@@ -15,12 +15,14 @@ import unicodedata
 import uuid
 import warnings
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .models import Job
@@ -199,8 +201,10 @@ def create_job(
     submission: uuid.UUID,
     priority: str = Job.Priority.NORMAL,
     owner: AbstractBaseUser | None = None,
+    **fields: object,
 ) -> Job:
-    """Store the re-encoded photo under a generated name and create its PENDING job.
+    """Store the re-encoded photo under a generated name and create its PENDING job
+    (`fields`: more Job fields, e.g. the API's tolerance).
 
     UploadError when the bytes are not an acceptable photo (see clean_image).
     """
@@ -212,6 +216,7 @@ def create_job(
         task_id=uuid.uuid4().hex,
         priority=priority,
         owner=owner,
+        **fields,
     )
     job.image.save(f"upload.{image.extension}", ContentFile(image.data), save=False)
     try:
@@ -220,3 +225,29 @@ def create_job(
         job.image.delete(save=False)
         raise
     return job
+
+
+def submit_jobs(
+    files: Iterable[tuple[str, bytes]],
+    priority: str,
+    owner: AbstractBaseUser | None,
+    **fields: object,
+) -> list[Job]:
+    """Store the photos and create their jobs in one submission, all or none; each
+    job is queued once the rows commit."""
+    from .tasks import enqueue_on_commit
+
+    submission = uuid.uuid4()
+    jobs: list[Job] = []
+    try:
+        with transaction.atomic():
+            for filename, data in files:
+                job = create_job(data, filename, submission, priority, owner, **fields)
+                jobs.append(job)
+                enqueue_on_commit(job)
+    except Exception:
+        # The rows are rolled back; the files already written must go too.
+        for job in jobs:
+            job.image.delete(save=False)
+        raise
+    return jobs

@@ -19,7 +19,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import (
     FileResponse,
@@ -35,7 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import options, tasks, uploads
+from . import options, uploads
 from .forms import Accepted, UploadForm
 from .models import Job
 
@@ -210,25 +209,11 @@ def job_data(job: Job) -> dict:
 
 def store_submission(request: HttpRequest, accepted: list[Accepted]) -> uuid.UUID:
     """Create one job per photo, all or none; each is queued once the rows commit."""
-    submission = uuid.uuid4()
     owner = request.user if request.user.is_authenticated else None
-    jobs: list[Job] = []
     # A single photo is someone waiting at the screen: it goes to the high queue.
     priority = Job.Priority.HIGH if len(accepted) == 1 else Job.Priority.NORMAL
-    try:
-        with transaction.atomic():
-            for item in accepted:
-                job = uploads.create_job(
-                    item.data, item.filename, submission, priority, owner
-                )
-                jobs.append(job)
-                tasks.enqueue_on_commit(job)
-    except Exception:
-        # The rows are rolled back; the files already written must go too.
-        for job in jobs:
-            job.image.delete(save=False)
-        raise
-    return submission
+    files = [(item.filename, item.data) for item in accepted]
+    return uploads.submit_jobs(files, priority, owner)[0].submission
 
 
 @csrf_exempt  # checked by csrf_protect below, once the size is known to be sane

@@ -5,17 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.request import Request
 
-from .. import tasks, uploads
+from .. import uploads
 from ..models import ApiKey, Job, Person
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -116,39 +114,18 @@ def release(name: str) -> None:
 
 def submit(request: Request, submission: Submission) -> list[Job]:
     """Store the photos and create their jobs, all or none; queued after commit."""
-    batch = uuid.uuid4()
     key = request.auth if isinstance(request.auth, ApiKey) else None
     owner = key.user if key else request.user
-    jobs: list[Job] = []
-    try:
-        with transaction.atomic():
-            for filename, data in submission.files:
-                job = uploads.create_job(data, filename, batch, submission.priority)
-                job.api_key = key
-                job.owner = owner if owner and owner.is_authenticated else None
-                job.candidate_limit = submission.limit
-                job.tolerance = submission.tolerance
-                job.callback_url = submission.callback_url
-                job.idempotency_key = submission.idempotency_key
-                job.save(update_fields=API_FIELDS)
-                jobs.append(job)
-                tasks.enqueue_on_commit(job)
-    except Exception:
-        # The rows are rolled back; the files already written must go too.
-        for job in jobs:
-            job.image.delete(save=False)
-        raise
-    return jobs
-
-
-API_FIELDS = [
-    "api_key",
-    "owner",
-    "candidate_limit",
-    "tolerance",
-    "callback_url",
-    "idempotency_key",
-]
+    return uploads.submit_jobs(
+        submission.files,
+        submission.priority,
+        owner if owner and owner.is_authenticated else None,
+        api_key=key,
+        candidate_limit=submission.limit,
+        tolerance=submission.tolerance,
+        callback_url=submission.callback_url,
+        idempotency_key=submission.idempotency_key,
+    )
 
 
 def wait_until_final(jobs: list[Job], seconds: float) -> list[Job]:
