@@ -90,7 +90,8 @@ def main() -> int:
     errors: list[str] = []
     threads = [
         threading.Thread(
-            target=client, args=(url, image, args.requests, results, errors)
+            target=client,
+            args=(url, image, args.requests, args.interval, results, errors),
         )
         for _ in range(args.clients)
     ]
@@ -114,10 +115,14 @@ def main() -> int:
             f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}"
             f"  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
         )
-    print(f"errors: {len(errors)} of {total}")
+    missing = total - len(results) - len(errors)
+    print(
+        f"errors: {len(errors)} of {total}"
+        + (f", {missing} never sent" if missing else "")
+    )
     for error in errors[:5]:
         print(f"  {error}")
-    return 1 if errors else 0
+    return 1 if errors or missing else 0
 
 
 if __name__ == "__main__":

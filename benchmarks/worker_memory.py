@@ -64,6 +64,9 @@ def configure(folder: Path, redis_url: str, concurrency: int) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
         "MEDIA_ROOT": str(folder / "media"),
         "REDIS_URL": redis_url,
+        # As in production: with DEBUG on, Django keeps the last 9,000 queries.
+        "DEBUG": "false",
+        "SECRET_KEY": "worker-memory-benchmark-only",
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
@@ -166,6 +169,18 @@ def watch(worker: subprocess.Popen, jobs: int, every: float, timeout: float) -> 
     sys.exit(f"only {finished()} of {jobs} jobs finished in {timeout:g} s")
 
 
+def trend(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of RSS over jobs done, in MB per 1,000 jobs."""
+    points = [(x, y) for x, y in points if y == y]  # drop NaN (process gone)
+    if len(points) < 2:
+        return 0.0
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    cov = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    return 1000 * cov / var if var else 0.0
+
+
 def summary(rows: list, jobs: int) -> None:
     warm = next(row for row in rows if row[1] >= min(100, jobs // 10))
     last = rows[-1]
@@ -178,9 +193,11 @@ def summary(rows: list, jobs: int) -> None:
             print(f"  pool process {pid}: started after warm-up, {last[3][pid]:.1f} MB")
             continue
         growth = last[3][pid] - start
+        slope = trend([(row[1], row[3][pid]) for row in rows if row[1] >= warm[1]])
         print(
             f"  pool process {pid}: {start:.1f} -> {last[3][pid]:.1f} MB "
-            f"({growth:+.1f} MB, {100 * growth / start:+.1f} %), peak {peak:.1f} MB"
+            f"({growth:+.1f} MB, {100 * growth / start:+.1f} %), peak {peak:.1f} MB, "
+            f"trend {slope:+.1f} MB per 1,000 jobs"
         )
 
 
