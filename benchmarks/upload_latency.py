@@ -5,6 +5,10 @@ its CSRF cookie, then posts one photo at a time (as the upload page's script doe
 asking for JSON) and times each POST until the whole answer is in. Prints p50, p95,
 p99 and max latency, throughput and errors. Every POST creates a job and queues it.
 
+Uploading needs an account: pass --login USER:PASSWORD (each client signs in through
+the login form first), or --api-key KEY to post to the REST API's /api/v1/recognitions
+instead (its throttle, FACESITE_API_THROTTLE_RATES, then applies).
+
 By default each client posts again as soon as it has its answer (a closed loop: the
 server's saturation throughput, where latency is mostly waiting in line). With
 --interval each client posts once per that many seconds, as people uploading do.
@@ -42,27 +46,72 @@ def photo(path: str | None) -> bytes:
     return buffer.getvalue()
 
 
+def log_in(session: requests.Session, url: str, login: str) -> None:
+    """Sign in through the login form, as a person does (USER:PASSWORD)."""
+    user, _, password = login.partition(":")
+    page = session.get(url + "/accounts/login/", timeout=30)
+    page.raise_for_status()
+    answer = session.post(
+        url + "/accounts/login/",
+        data={
+            "username": user,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+        },
+        headers={"Referer": page.url},
+        timeout=30,
+    )
+    if "sessionid" not in session.cookies:
+        raise RuntimeError(f"login as {user!r} failed (HTTP {answer.status_code})")
+
+
+def form_upload(session: requests.Session, url: str, image: bytes) -> str | None:
+    """POST the upload form as the page's script does; an error text or None."""
+    headers = {
+        "X-CSRFToken": session.cookies.get("csrftoken", ""),
+        "Accept": "application/json",
+        "Referer": url + "/",
+    }
+    files = {"images": ("photo.jpg", image, "image/jpeg")}
+    response = session.post(url + "/", files=files, headers=headers, timeout=60)
+    if response.status_code != 200 or not response.json().get("accepted"):
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    return None
+
+
+def api_upload(session: requests.Session, url: str, image: bytes) -> str | None:
+    """POST /api/v1/recognitions with the session's API key; an error text or None."""
+    files = {"image": ("photo.jpg", image, "image/jpeg")}
+    response = session.post(url + "/api/v1/recognitions", files=files, timeout=60)
+    if response.status_code not in (200, 201, 202):
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    return None
+
+
 def client(
-    url: str, image: bytes, count: int, interval: float, results: list, errors: list
+    url: str, image: bytes, args: argparse.Namespace, results: list, errors: list
 ) -> None:
     session = requests.Session()
-    session.get(url + "/", timeout=30).raise_for_status()
-    token = session.cookies.get("csrftoken", "")
-    headers = {"X-CSRFToken": token, "Accept": "application/json", "Referer": url + "/"}
-    time.sleep(random.uniform(0, interval))  # clients do not start in step
-    for _ in range(count):
-        files = {"images": ("photo.jpg", image, "image/jpeg")}
+    if args.api_key:
+        session.headers["Authorization"] = f"Api-Key {args.api_key}"
+        upload = api_upload
+    else:
+        if args.login:
+            log_in(session, url, args.login)
+        session.get(url + "/", timeout=30).raise_for_status()  # the CSRF cookie
+        upload = form_upload
+    time.sleep(random.uniform(0, args.interval))  # clients do not start in step
+    for _ in range(args.requests):
         started = time.perf_counter()
         try:
-            response = session.post(url + "/", files=files, headers=headers, timeout=60)
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200 or not response.json().get("accepted"):
-                errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
-            else:
-                results.append(elapsed)
-        except requests.RequestException as exc:
-            errors.append(str(exc))
-        time.sleep(max(0.0, interval - (time.perf_counter() - started)))
+            error = upload(session, url, image)
+        except (requests.RequestException, ValueError) as exc:
+            error = str(exc)
+        if error:
+            errors.append(error)
+        else:
+            results.append(time.perf_counter() - started)
+        time.sleep(max(0.0, args.interval - (time.perf_counter() - started)))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,6 +127,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=25, help="per client")
     parser.add_argument("--image", help="a photo to upload (default: astronaut)")
     parser.add_argument(
+        "--login", help="USER:PASSWORD to sign in with (uploads need a login)"
+    )
+    parser.add_argument(
+        "--api-key", help="post to /api/v1/recognitions with this key instead"
+    )
+    parser.add_argument(
         "--interval",
         type=float,
         default=0.0,
@@ -91,7 +146,7 @@ def main() -> int:
     threads = [
         threading.Thread(
             target=client,
-            args=(url, image, args.requests, args.interval, results, errors),
+            args=(url, image, args, results, errors),
         )
         for _ in range(args.clients)
     ]
@@ -103,9 +158,10 @@ def main() -> int:
     wall = time.perf_counter() - started
     total = args.clients * args.requests
     pace = f"one per {args.interval:g} s each" if args.interval else "back to back"
+    target = url + ("/api/v1/recognitions" if args.api_key else "/")
     print(
         f"{args.clients} clients x {args.requests} uploads ({pace}) of "
-        f"{len(image):,} bytes to {url}/ in {wall:.1f} s "
+        f"{len(image):,} bytes to {target} in {wall:.1f} s "
         f"({len(results) / wall:.1f} uploads/s)"
     )
     if results:

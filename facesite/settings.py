@@ -339,7 +339,10 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int(
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
     "CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1_000_000, minimum=1
 )  # KiB
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events feed Flower and `celery events`; nothing in FaceSite reads them (the Job
+# rows and /metrics do), and sending two per job costs every job some time on the
+# worker. CELERY_TASK_EVENTS=1 (or `celery worker -E`) turns them on for such a tool.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_TASK_EVENTS", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 

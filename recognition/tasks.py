@@ -77,6 +77,9 @@ class JobTask(Task):
 @shared_task(
     bind=True,
     base=JobTask,
+    # The Job row is the record of a job (status, attempts, timings, error): a Celery
+    # result row besides it (and its STARTED update) would cost two more writes a job.
+    ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=TRANSIENT_ERRORS,

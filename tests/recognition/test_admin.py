@@ -112,8 +112,8 @@ def test_adding_a_person_with_a_photo_enrols_it(admin_client, astronaut_face_jpe
     assert face.image.name.startswith("known_faces/")
     with default_storage.open(face.image.name, "rb") as handle:
         stored = Image.open(io.BytesIO(handle.read()))
-    # Stored re-encoded, pixels only (tests/security); the digest is the original's.
-    assert (stored.format, stored.size) == ("PNG", (512, 300))
+    # Stored pixels only (tests/security); the digest is the original's.
+    assert (stored.format, stored.size) == ("JPEG", (512, 300))
     assert face.sha256 == hashlib.sha256(astronaut_face_jpeg).hexdigest()
 
 

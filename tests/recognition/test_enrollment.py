@@ -27,11 +27,11 @@ def test_enrolment_stores_photo_encoding_and_box(person, astronaut_face_jpeg):
     assert face.source_name == "dir/eileen.jpg"
     assert len(face.box) == 4
     assert face.image.name.startswith("known_faces/")
-    assert face.image.name.endswith(".png")  # stored losslessly
+    assert face.image.name.endswith(".jpg")  # a JPEG stays a JPEG, stripped
     with default_storage.open(face.image.name, "rb") as handle:
         stored = Image.open(io.BytesIO(handle.read()))
-    # Stored re-encoded, pixels only (tests/security); the digest is the original's.
-    assert (stored.format, stored.size) == ("PNG", (512, 300))
+    # Stored pixels only (tests/security); the digest is the original's.
+    assert (stored.format, stored.size) == ("JPEG", (512, 300))
     assert face.sha256 == hashlib.sha256(astronaut_face_jpeg).hexdigest()
 
 

@@ -175,13 +175,15 @@ def random_unit(rng, n):
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True) * 0.5
 
 
-def test_person_distances_equal_brute_force_nearest_photo():
+@pytest.mark.parametrize(("dtype", "error"), [(np.float32, 1e-5), (np.float64, 1e-9)])
+def test_person_distances_equal_brute_force_nearest_photo(dtype, error):
     rng = np.random.default_rng(7)
     encodings = random_unit(rng, 9)
     owners = [3, 1, 3, 2, 1, 3, 2, 2, 1]
     gallery = Gallery(
         ((pid, f"p{pid}", enc) for pid, enc in zip(owners, encodings, strict=True)),
         rule="nearest",
+        dtype=dtype,
     )
     probes = random_unit(rng, 4)
     got = gallery.person_distances(probes)
@@ -189,7 +191,7 @@ def test_person_distances_equal_brute_force_nearest_photo():
         for column, pid in enumerate(gallery.person_ids):
             mine = [e for o, e in zip(owners, encodings, strict=True) if o == pid]
             assert row[column] == pytest.approx(
-                min(np.linalg.norm(probe - e) for e in mine), abs=1e-9
+                min(np.linalg.norm(probe - e) for e in mine), abs=error
             )
 
 
@@ -275,13 +277,15 @@ def test_nearest_columns_matches_a_full_sort():
 
 
 @pytest.mark.parametrize("rule", ["mean2", "centroid"])
-def test_other_rules_equal_brute_force(rule):
+@pytest.mark.parametrize(("dtype", "error"), [(np.float32, 1e-5), (np.float64, 1e-9)])
+def test_other_rules_equal_brute_force(rule, dtype, error):
     rng = np.random.default_rng(8)
     encodings = random_unit(rng, 7)
     owners = [5, 2, 5, 5, 9, 2, 2]
     gallery = Gallery(
         ((pid, f"p{pid}", enc) for pid, enc in zip(owners, encodings, strict=True)),
         rule=rule,
+        dtype=dtype,
     )
     probes = random_unit(rng, 3)
     got = gallery.person_distances(probes)
@@ -294,7 +298,7 @@ def test_other_rules_equal_brute_force(rule):
                 expected = np.linalg.norm(probe - mine.mean(axis=0))
             else:
                 expected = np.mean(sorted(np.linalg.norm(mine - probe, axis=1))[:2])
-            assert row[column] == pytest.approx(expected, abs=1e-9)
+            assert row[column] == pytest.approx(expected, abs=error)
 
 
 def test_faces_too_small_to_trust_are_never_named():

@@ -55,7 +55,7 @@ def test_create_job_stores_under_a_generated_name(astronaut_jpeg):
     job = create_job(astronaut_jpeg, "../../etc/passwd.jpg", uuid.uuid4())
     assert job.status == Job.Status.PENDING
     assert job.filename == "passwd.jpg"
-    assert job.image.name.startswith("uploads/") and job.image.name.endswith(".png")
+    assert job.image.name.startswith("uploads/") and job.image.name.endswith(".jpg")
     assert "passwd" not in job.image.name
     assert default_storage.exists(job.image.name)
     assert job.task_id

@@ -131,7 +131,7 @@ def test_enrolment_photos_are_for_staff_only(alice_client, staff, astronaut_face
     assert alice_client.get(url).status_code == 404
     response = logged_in(staff).get(url)
     assert response.status_code == 200
-    assert response["Content-Type"] == "image/png"  # stored losslessly
+    assert response["Content-Type"] == "image/jpeg"
     assert response["X-Content-Type-Options"] == "nosniff"
 
 

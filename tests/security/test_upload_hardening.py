@@ -206,7 +206,7 @@ def test_the_pixel_and_side_caps_are_checked_before_storage(
     [
         ("PNG", "photo.jpg", "png"),
         ("WEBP", "photo.png", "webp"),
-        ("JPEG", "x.gif", "png"),
+        ("JPEG", "x.gif", "jpg"),
     ],
 )
 def test_the_format_comes_from_the_bytes_not_the_name(
@@ -219,7 +219,9 @@ def test_the_format_comes_from_the_bytes_not_the_name(
     job = Job.objects.get()
     assert response.status_code == 302
     assert job.image.name.endswith(f".{stored}")
-    assert open_stored(job.image.name).format == stored.upper()  # lossless
+    assert open_stored(job.image.name).format == {"jpg": "JPEG"}.get(
+        stored, stored.upper()
+    )
     assert job.filename == name  # kept only as text
     # Exactly the pixels the original decodes to: recognition is unchanged.
     assert np.array_equal(
@@ -317,7 +319,7 @@ def test_nul_bytes_and_paths_in_a_name_are_only_display_text(small_jpeg, media_r
 
     assert job.filename == "evil.php.jpg"
     assert stored_files(media_root) == [job.image.name]
-    assert job.image.name.startswith("uploads/") and job.image.name.endswith(".png")
+    assert job.image.name.startswith("uploads/") and job.image.name.endswith(".jpg")
 
 
 def test_stored_files_are_mode_0640_in_0750_folders(
@@ -347,3 +349,20 @@ def test_a_field_sent_twice_is_refused_not_read_as_its_last_value(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "repeated"
     assert_nothing_kept(media_root, callbacks)
+
+
+def test_an_upright_jpeg_is_stored_stripped_with_its_compressed_pixels_unchanged(
+    astronaut_rgb, alice_client
+):
+    content = photo_with_gps(astronaut_rgb[:300], orientation=1)
+
+    alice_client.post(UPLOAD_URL, {"images": [upload("holiday.jpg", content)]})
+
+    data = stored_bytes(Job.objects.get().image.name)
+    assert CAMERA.encode() not in data and XMP_OWNER.encode() not in data
+    assert b"Exif" not in data and b"http://ns.adobe.com/xap" not in data
+    stored = Image.open(io.BytesIO(data))
+    assert stored.format == "JPEG" and not stored.getexif()
+    # The entropy-coded data is copied, not re-encoded: same pixels, fewer bytes.
+    assert np.array_equal(np.asarray(stored), load_image(content, 10**8))
+    assert len(data) < len(content)
