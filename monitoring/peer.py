@@ -44,6 +44,7 @@ class CliResult:
     seconds_bare: float  # no known people: startup, detection and encoding only
     images: int
     known_photos: int
+    known_missing: int = 0  # enrolled photos not kept, so not given to the CLI
     names: dict[str, set[str]] = field(default_factory=dict)
     faces: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -58,20 +59,29 @@ def cli_path() -> str:
     return found
 
 
-def export_known(folder: Path) -> dict[str, str]:
-    """One file per enrolled photo, named <person>-<n>; returns stem -> person."""
+def export_known(folder: Path) -> tuple[dict[str, str], int]:
+    """One file per enrolled photo, named <person>-<n>: (stem -> person, photos that
+    are no longer kept, which the CLI cannot be given)."""
     folder.mkdir(parents=True)
     people: dict[str, str] = {}
+    missing = 0
     faces = KnownFace.objects.select_related("person").order_by("person__name", "id")
     for index, face in enumerate(faces, start=1):
         slug = re.sub(r"[^A-Za-z0-9_]+", "_", face.person.name)[:60] or "person"
         stem = f"{slug}-{index}"
-        write_known(face, folder / stem)
+        try:
+            write_known(face, folder / stem)
+        except (FileNotFoundError, ValueError):
+            # FACESITE_KEEP_ENROLMENT_PHOTOS off: only the encoding was kept.
+            missing += 1
+            continue
         people[stem] = face.person.name
-    return people
+    return people, missing
 
 
 def write_known(face: KnownFace, base: Path) -> None:
+    if not face.image:
+        raise ValueError("the photo was not kept")
     extension = Path(face.image.name).suffix.lower()
     with face.image.open("rb") as handle:
         data = handle.read()
@@ -136,7 +146,7 @@ def parse(lines: list[str], links: dict[str, str]) -> tuple[dict, list[str]]:
 def run_cli(images: list[Path], root: Path, cpus: int, tolerance: float) -> CliResult:
     with tempfile.TemporaryDirectory(prefix="facesite-peer-") as tmp:
         folder = Path(tmp)
-        people = export_known(folder / "known")
+        people, missing = export_known(folder / "known")
         links, skipped = link_images(images, root, folder / "images")
         (folder / "nobody").mkdir()
         named, seconds = run_once(folder / "known", folder / "images", cpus, tolerance)
@@ -149,6 +159,7 @@ def run_cli(images: list[Path], root: Path, cpus: int, tolerance: float) -> CliR
         seconds_bare=bare,
         images=len(links),
         known_photos=len(people),
+        known_missing=missing,
         names={
             links[link]: {people.get(n, n) for n in printed if n not in NOT_A_NAME}
             for link, printed in by_link.items()
@@ -209,6 +220,7 @@ def compare(ours: Run, cli: CliResult, truth: dict[str, set[str]]) -> dict:
         "images": len(paths),
         "cli_cpus": cli.cpus,
         "cli_known_photos": cli.known_photos,
+        "known_photos_not_kept": cli.known_missing,
         "cli_seconds": round(cli.seconds, 3),
         "cli_seconds_without_known_scan": round(cli.seconds_bare, 3),
         "cli_images_per_second": round(cli_rate, 3),
@@ -269,6 +281,12 @@ def describe(ours: Run, cli: CliResult, c: dict) -> list[str]:
         lines.append(
             f"  names differ: {diff['path']}: FaceSite {diff['ours'] or '-'}, "
             f"CLI {diff['cli'] or '-'}"
+        )
+    if c["known_photos_not_kept"]:
+        lines.append(
+            f"  {c['known_photos_not_kept']} enrolled photo(s) are no longer kept "
+            "(FACESITE_KEEP_ENROLMENT_PHOTOS off): the CLI knows fewer photos, and "
+            "the names cannot agree"
         )
     lines += [f"  CLI: {w}" for w in c["cli_warnings"][:5]]
     if c["skipped"]:

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from PIL import Image
 
 from monitoring import peer
 from monitoring.management.commands.benchmark import Command
 from monitoring.models import PerformanceStat
 from recognition.enrollment import enroll_photo
 from recognition.models import Job, Person
+from recognition.privacy import drop_enrolment_photos
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +122,23 @@ def test_ground_truth_comes_from_the_manifest(tmp_path):
         "noface/cup.jpg": set(),
     }
     assert peer.ground_truth(tmp_path / "elsewhere") == {}
+
+
+def test_enrolled_photos_no_longer_kept_are_left_out_of_the_peers_known_folder(
+    tmp_path, settings, astronaut_face_jpeg
+):
+    enroll_photo(Person.objects.create(name="Eileen Collins"), astronaut_face_jpeg)
+    settings.FACESITE_KEEP_ENROLMENT_PHOTOS = False
+    assert drop_enrolment_photos() == 1  # the encoding stays, the file goes
+    settings.FACESITE_KEEP_ENROLMENT_PHOTOS = True
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(astronaut_face_jpeg)).save(buffer, "JPEG", quality=80)
+    enroll_photo(Person.objects.create(name="Kept"), buffer.getvalue(), confirm=True)
+
+    people, missing = peer.export_known(tmp_path / "known")
+
+    assert missing == 1
+    assert list(people.values()) == ["Kept"]
+    assert sorted(p.name for p in (tmp_path / "known").iterdir()) == [
+        f"{stem}.jpg" for stem in people
+    ]
