@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,9 +27,7 @@ from urllib.parse import quote
 import psutil
 import pytest
 import redis
-from celery.states import READY_STATES
 from django.db import connection
-from django_celery_results.models import TaskResult
 
 from facesite import celery_app
 from facesite import settings as project_settings
@@ -388,21 +387,29 @@ def result_files(media_root: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
 
 
+def task_outcomes(worker: Worker, task_id: str) -> list[str]:
+    """How each run of the task ended, as the worker logged it: "succeeded",
+    "retry" or "raised" (process_job keeps no Celery result row: the Job row is its
+    record, and the worker's log is Celery's own account)."""
+    pattern = re.compile(
+        rf"process_job\[{re.escape(task_id)}\] (succeeded|retry|raised)"
+    )
+    return pattern.findall(worker.log(lines=1_000_000))
+
+
 @pytest.fixture
-def wait_for_task_result() -> Callable[..., str]:
-    """wait_for_task_result(task_id): its final state in the result backend.
+def wait_for_task_success() -> Callable[..., list[str]]:
+    """wait_for_task_success(worker, task_id): the task's logged outcomes, once one
+    says it succeeded (the worker logs it just after the task returns)."""
 
-    The worker stores it just after the task returns, so a moment after the job row.
-    """
-
-    def wait(task_id: str, timeout: float = 30) -> str:
+    def wait(worker: Worker, task_id: str, timeout: float = 30) -> list[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = TaskResult.objects.filter(task_id=task_id).first()
-            if result is not None and result.status in READY_STATES:
-                return result.status
+            outcomes = task_outcomes(worker, task_id)
+            if "succeeded" in outcomes:
+                return outcomes
             time.sleep(0.2)
-        pytest.fail(f"No final result for task {task_id} after {timeout:g} s")
+        pytest.fail(f"Task {task_id} not logged as succeeded after {timeout:g} s")
 
     return wait
 

@@ -150,7 +150,7 @@ def test_busy_database_is_retried_with_backoff_then_the_job_succeeds(
     durable_redis,
     start_worker,
     wait_for_job,
-    wait_for_task_result,
+    wait_for_task_success,
     crowd_jpeg,
     media_root,
 ):
@@ -168,7 +168,7 @@ def test_busy_database_is_retried_with_backoff_then_the_job_succeeds(
     assert job.status == Job.Status.SUCCESS, job.error
     assert job.attempts == 2
     assert result_files(media_root) == [f"{job.pk}.jpg"]
-    assert wait_for_task_result(job.task_id) == "SUCCESS"
+    assert wait_for_task_success(worker, job.task_id) == ["retry", "succeeded"]
     log = worker.log(lines=10_000)
     assert "OperationalError" in log
     assert "database is locked" in log or "lock timeout" in log

@@ -57,9 +57,9 @@ def test_upload_is_recognised_by_a_worker(
 
 
 def test_job_status_json_and_result_image_are_served(
-    client, eileen, start_worker, wait_for_job, wait_for_task_result, astronaut_jpeg
+    client, eileen, start_worker, wait_for_job, wait_for_task_success, astronaut_jpeg
 ):
-    start_worker()
+    worker = start_worker()
     photo = SimpleUploadedFile("astronaut.jpg", astronaut_jpeg, "image/jpeg")
     client.post(reverse("recognition:upload"), {"images": [photo]})
     job = wait_for_job(Job.objects.get())
@@ -71,7 +71,7 @@ def test_job_status_json_and_result_image_are_served(
     assert NAME in [face["label"] for face in status["faces"]]
     assert image.status_code == 200
     assert image["Content-Type"] == "image/jpeg"
-    assert wait_for_task_result(job.task_id) == "SUCCESS"
+    assert wait_for_task_success(worker, job.task_id) == ["succeeded"]
 
 
 def test_recognize_command_in_distributed_mode(
