@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django_celery_results.models import TaskResult
 
@@ -68,6 +68,9 @@ def forget_person(person: Person, actor: str) -> dict:
     ids = merged_ids(person_id)
     names = known_names(person, ids)
     with transaction.atomic():
+        # Locked first: a worker finishing a job that names them waits for this
+        # transaction, or this one for the worker's (see lock_people).
+        list(Person.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         counts = {"faces": KnownFace.objects.filter(person_id=person_id).count()}
         counts.update(redact_jobs(ids))
         linked = FaceObservation.objects.filter(
@@ -180,8 +183,31 @@ def redact_faces(faces: list[dict], ids: set[int]) -> tuple[list[dict], list[int
     return result, redacted
 
 
-def redact_jobs(ids: set[int]) -> dict:
-    """Redact every job result that names them; re-draw or delete its image."""
+def lock_people(ids: set[int]) -> set[int]:
+    """Those of the people who still exist, locked against a forget until the end of
+    the transaction (PostgreSQL: FOR SHARE, so workers do not wait for each other;
+    SQLite runs one writing transaction at a time anyway).
+
+    A worker calls it before recording a job: a forget that committed first is seen
+    (the job is then redacted like the others), and a forget that starts later waits
+    and then finds the job among those to redact.
+    """
+    if not ids:
+        return set()
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Person._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                [sorted(ids)],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    return set(Person.objects.filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def redact_jobs(ids: set[int], jobs: models.QuerySet | None = None) -> dict:
+    """Redact every job result (of `jobs`, default all) that names them; re-draw or
+    delete its image."""
     counts = {
         "jobs": 0,
         "face_records": 0,
@@ -189,9 +215,8 @@ def redact_jobs(ids: set[int]) -> dict:
         "images_redrawn": 0,
         "images_deleted": 0,
     }
-    jobs = Job.objects.filter(face_count__gt=0).only(
-        "pk", "faces", "result_path", "image"
-    )
+    jobs = (Job.objects.all() if jobs is None else jobs).filter(face_count__gt=0)
+    jobs = jobs.only("pk", "faces", "result_path", "image")
     for job in jobs.iterator(chunk_size=500):
         faces, redacted = redact_faces(list(job.faces or []), ids)
         if faces == job.faces:

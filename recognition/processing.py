@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from . import gallery, options, review, webhooks
+from . import gallery, options, privacy, review, webhooks
 from .models import Job
 from .pipeline import FaceResult, ImageError, recognize
 
@@ -78,6 +78,11 @@ def run(job: Job) -> None:
     stored = save_result_image(job, outcome.annotated_jpeg)
     faces = [face_record(face) for face in outcome.faces]
     with transaction.atomic():
+        # The gallery was loaded before the pipeline ran: someone it names may have
+        # been forgotten since. Their faces are redacted as the forget redacted the
+        # jobs it found.
+        named = {c.person_id for face in outcome.faces for c in face.candidates}
+        forgotten = named - privacy.lock_people(named)
         finished = job.mark_succeeded(
             faces=faces,
             timings=outcome.timings,
@@ -86,6 +91,8 @@ def run(job: Job) -> None:
             height=outcome.height,
         )
         if finished:
-            review.record_observations(job, outcome.faces)
+            review.record_observations(job, outcome.faces, forgotten)
+            if forgotten:
+                privacy.redact_jobs(forgotten, Job.objects.filter(pk=job.pk))
     if not finished:
         logger.warning("Job %s was finished by another attempt; result kept", job.pk)

@@ -36,8 +36,11 @@ def needs_review(face: FaceResult) -> bool:
     return abs(best.distance - face.tolerance) <= REVIEW_BAND
 
 
-def record_observations(job: Job, faces: Sequence[FaceResult]) -> None:
-    """Store the faces of a job that just finished (replacing an earlier attempt's)."""
+def record_observations(
+    job: Job, faces: Sequence[FaceResult], forgotten: set[int] = frozenset()
+) -> None:
+    """Store the faces of a job that just finished (replacing an earlier attempt's),
+    but none whose nearest person was `forgotten` (as forget_person deletes them)."""
     FaceObservation.objects.filter(job=job).delete()
     FaceObservation.objects.bulk_create(
         FaceObservation(
@@ -56,6 +59,7 @@ def record_observations(job: Job, faces: Sequence[FaceResult]) -> None:
             ),
         )
         for index, face in enumerate(faces)
+        if not (face.best and face.best.person_id in forgotten)
     )
 
 

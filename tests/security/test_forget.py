@@ -308,3 +308,33 @@ def test_redaction_keeps_other_faces_and_drops_only_their_candidates():
     assert redacted[1]["name"] == "Bob" and redacted[1]["box"] == [5, 6, 7, 8]
     assert [c["name"] for c in redacted[1]["candidates"]] == ["Bob"]
     assert hashlib.sha256(json.dumps(redacted).encode()).hexdigest()
+
+
+def test_a_job_recorded_after_the_forget_by_a_worker_with_an_older_gallery_is_redacted(
+    astronaut_jpeg, astronaut_face_jpeg, monkeypatch
+):
+    person = Person.objects.create(name=FIRST_NAME)
+    person_id = person.pk
+    enroll_photo(person, astronaut_face_jpeg)
+    gallery.invalidate()
+    older = gallery.current()  # what a worker loaded before the forget
+    assert person_id in older.names
+    job = create_job(astronaut_jpeg, "during.jpg", uuid.uuid4())
+    assert job.claim("test-worker")
+    forget_person(person, "test")
+    # The worker runs the job with the gallery it had (its reload comes next job).
+    monkeypatch.setattr(gallery, "current", lambda: older)
+
+    processing.process(job)
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCESS, job.error
+    assert job.face_count >= 1
+    assert job.recognized_name == ""
+    assert all(face.get("person_id") != person_id for face in job.faces)
+    assert not any(
+        c.get("person_id") == person_id for f in job.faces for c in f["candidates"]
+    )
+    assert not FaceObservation.objects.filter(job=job).exclude(candidate=None).exists()
+    assert rows_mentioning((FIRST_NAME,)) == []
+    assert default_storage.exists(job.result_path)  # re-drawn without the name
