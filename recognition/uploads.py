@@ -228,9 +228,12 @@ def strip(data: bytes, decoded: Decoded) -> CleanImage | None:
     if stripped is None:
         return None
     try:
-        check_image(stripped, reduced=True)
+        again = check_image(stripped, reduced=True)
     except UploadError:
-        logger.warning("A stripped %s no longer decoded; re-encoding", decoded.format)
+        again = None
+    # Decoded the same way (a JPEG at 1/8 scale), the two must give the same pixels.
+    if again is None or again.image.tobytes() != decoded.image.tobytes():
+        logger.warning("A stripped %s decoded differently; re-encoding", decoded.format)
         return None
     return CleanImage(stripped, stored_format, decoded.width, decoded.height)
 
