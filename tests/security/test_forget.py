@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
+import time
 import uuid
 from io import StringIO
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django_celery_results.models import TaskResult
 from PIL import Image
@@ -23,7 +25,7 @@ from PIL import Image
 from recognition import gallery, processing
 from recognition.enrollment import enroll_photo
 from recognition.models import AuditEntry, FaceObservation, Job, KnownFace, Person
-from recognition.privacy import forget_person, redact_faces
+from recognition.privacy import forget_person, lock_people, redact_faces
 from recognition.uploads import create_job
 from tests.conftest import jpeg_bytes
 
@@ -338,3 +340,52 @@ def test_a_job_recorded_after_the_forget_by_a_worker_with_an_older_gallery_is_re
     assert not FaceObservation.objects.filter(job=job).exclude(candidate=None).exists()
     assert rows_mentioning((FIRST_NAME,)) == []
     assert default_storage.exists(job.result_path)  # re-drawn without the name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_forget_waits_for_a_worker_recording_a_job_that_names_them(
+    astronaut_jpeg,
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite runs one writing transaction at a time")
+    person_id = Person.objects.create(name=FIRST_NAME).pk
+    job = create_job(astronaut_jpeg, "during.jpg", uuid.uuid4())
+    named = {
+        "name": FIRST_NAME,
+        "person_id": person_id,
+        "distance": 0.3,
+        "verdict": "match",
+        "box": [10, 60, 60, 10],
+        "candidates": [{"person_id": person_id, "name": FIRST_NAME, "distance": 0.3}],
+    }
+    locked, times = threading.Event(), {}
+
+    def worker() -> None:
+        """Records a job naming them, as processing.run does, slowly."""
+        try:
+            with transaction.atomic():
+                assert lock_people({person_id}) == {person_id}
+                locked.set()
+                time.sleep(1.0)  # the forget is asked for meanwhile
+                Job.objects.filter(pk=job.pk).update(
+                    status=Job.Status.SUCCESS,
+                    faces=[named],
+                    face_count=1,
+                    recognized_name=FIRST_NAME,
+                )
+                times["worker"] = time.monotonic()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert locked.wait(10)
+    forget_person(Person.objects.get(pk=person_id), "test")
+    times["forget"] = time.monotonic()
+    thread.join(10)
+
+    # The forget waited for the worker's transaction, then found and redacted its job.
+    assert times["forget"] > times["worker"]
+    job.refresh_from_db()
+    assert job.recognized_name == ""
+    assert job.faces[0].get("person_id") is None and not job.faces[0]["candidates"]
