@@ -14,7 +14,7 @@ from django.db.models import Avg, Count, Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import queues, series
+from monitoring import queues, runs, series
 from monitoring.models import PerformanceStat
 from recognition.models import Job
 
@@ -100,20 +100,7 @@ def latest_jobs(limit: int = LATEST_JOBS) -> list[dict]:
 
 
 def latest_performance(limit: int = LATEST_STATS) -> list[dict]:
-    return [
-        {
-            "id": stat.pk,
-            "mode": stat.mode,
-            "num_images": stat.num_images,
-            "num_workers": stat.num_workers,
-            "total_time": stat.total_time,
-            "avg_time": stat.avg_time,
-            "images_per_second": round(stat.images_per_second, 3),
-            "failures": stat.failures,
-            "timestamp": stat.timestamp,
-        }
-        for stat in PerformanceStat.objects.all()[:limit]
-    ]
+    return [runs.stat_point(stat) for stat in PerformanceStat.objects.all()[:limit]]
 
 
 def ping_workers(timeout: float = PING_TIMEOUT) -> dict:

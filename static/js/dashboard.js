@@ -213,7 +213,7 @@
     body.replaceChildren();
     stats.forEach(function (stat) {
       var row = document.createElement("tr");
-      cell(row, formatDate(stat.timestamp, false));
+      cell(row, formatDate(stat.t, false));
       cell(row, stat.mode);
       cell(row, String(stat.num_images), "num");
       cell(row, String(stat.num_workers), "num");

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import psutil
 import pytest
 import redis
@@ -32,7 +33,9 @@ from django.db import connection
 from facesite import celery_app
 from facesite import settings as project_settings
 from recognition.models import Job
-from tests.conftest import point_celery_at
+from recognition.tasks import enqueue
+from recognition.uploads import create_job
+from tests.conftest import jpeg_bytes, point_celery_at
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_SECONDS = 120
@@ -426,3 +429,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         for worker in getattr(item, "celery_workers", []):
             report.sections.append((f"celery worker {worker.name}", worker.log()))
     return report
+
+
+# Full-size detection on a 3072 px crowd: a job of seconds, easy to catch running.
+SLOW = {"FACESITE_DETECT_MAX_SIDE": "3072", "FACESITE_UPSAMPLE_MAX_PIXELS": "0"}
+
+
+@pytest.fixture(scope="module")
+def crowd_jpeg(astronaut_rgb) -> bytes:
+    """The astronaut tiled 6 x 6: a 3072 px photo of 36 faces."""
+    return jpeg_bytes(np.tile(astronaut_rgb, (6, 6, 1)), quality=85)
+
+
+def queue_job(data: bytes, filename: str = "crowd.jpg") -> Job:
+    """Create a job for the photo and publish its task."""
+    job = create_job(data, filename, uuid.uuid4())
+    assert enqueue(job)
+    return job

@@ -10,10 +10,8 @@ import io
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 
-import numpy as np
 import psycopg
 import pytest
 from django.core.management import call_command
@@ -23,37 +21,24 @@ from django.urls import reverse
 from facesite import celery_app
 from monitoring.queues import queue_depths, queue_keys
 from recognition.models import Job
-from recognition.tasks import enqueue
-from recognition.uploads import create_job
 from tests.conftest import jpeg_bytes, point_celery_at
 from tests.integration.conftest import (
+    SLOW,
     RedisServer,
     database_url,
+    queue_job,
     result_files,
     using_redis,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-# Full-size detection on a 3072 px crowd: a job of several seconds, easy to catch.
-SLOW = {"FACESITE_DETECT_MAX_SIDE": "3072", "FACESITE_UPSAMPLE_MAX_PIXELS": "0"}
 LOCK_WAIT_SECONDS = 120
-
-
-@pytest.fixture(scope="module")
-def crowd_jpeg(astronaut_rgb) -> bytes:
-    return jpeg_bytes(np.tile(astronaut_rgb, (6, 6, 1)), quality=85)
 
 
 @pytest.fixture(scope="module")
 def small_jpeg(astronaut_rgb) -> bytes:
     return jpeg_bytes(astronaut_rgb[::4, ::4])
-
-
-def queue_job(data: bytes, filename: str = "photo.jpg") -> Job:
-    job = create_job(data, filename, uuid.uuid4())
-    assert enqueue(job)
-    return job
 
 
 # --- Redis stopped and started again with jobs queued ----------------------------

@@ -9,32 +9,16 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 
-import numpy as np
 import pytest
 
 from facesite import celery_app
 from recognition.models import Job
-from recognition.tasks import enqueue
-from recognition.uploads import create_job
-from tests.conftest import jpeg_bytes
+from tests.integration.conftest import SLOW, queue_job, result_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 VISIBILITY_TIMEOUT = 5
-SLOW = {"FACESITE_DETECT_MAX_SIDE": "3072", "FACESITE_UPSAMPLE_MAX_PIXELS": "0"}
-
-
-@pytest.fixture(scope="module")
-def crowd_jpeg(astronaut_rgb) -> bytes:
-    return jpeg_bytes(np.tile(astronaut_rgb, (6, 6, 1)), quality=85)
-
-
-def queue_job(data: bytes) -> Job:
-    job = create_job(data, "crowd.jpg", uuid.uuid4())
-    assert enqueue(job)
-    return job
 
 
 def running_pid(worker_name: str, task_id: str) -> int:
@@ -46,11 +30,6 @@ def running_pid(worker_name: str, task_id: str) -> int:
             if task["id"] == task_id:
                 return task["worker_pid"]
     pytest.fail(f"task {task_id} never showed as active on {worker_name}")
-
-
-def result_files(media_root) -> list[str]:
-    folder = media_root / "results"
-    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
 
 def test_pool_process_killed_mid_job_is_redelivered_once(

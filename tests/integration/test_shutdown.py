@@ -8,20 +8,18 @@ import subprocess
 import time
 import uuid
 
-import numpy as np
 import psutil
 import pytest
 from django.utils import timezone
 
 from facesite import celery_app
 from recognition.models import Job
-from recognition.tasks import enqueue
-from recognition.uploads import create_job
-from tests.conftest import jpeg_bytes
 from tests.integration.conftest import (
     ROOT,
+    SLOW,
     WORKER_READY_SECONDS,
     process_env,
+    queue_job,
     result_files,
     worker_command,
     worker_queues,
@@ -29,19 +27,7 @@ from tests.integration.conftest import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-SLOW = {"FACESITE_DETECT_MAX_SIDE": "3072", "FACESITE_UPSAMPLE_MAX_PIXELS": "0"}
 STOP_SECONDS = 180
-
-
-@pytest.fixture(scope="module")
-def crowd_jpeg(astronaut_rgb) -> bytes:
-    return jpeg_bytes(np.tile(astronaut_rgb, (6, 6, 1)), quality=85)
-
-
-def queue_job(data: bytes) -> Job:
-    job = create_job(data, "crowd.jpg", uuid.uuid4())
-    assert enqueue(job)
-    return job
 
 
 def assert_finished_once_after(job: Job, signalled_at, media_root) -> None:
