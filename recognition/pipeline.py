@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from recognition import encoder
+
 Box = tuple[int, int, int, int]
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")  # JPEG includes MPO (multi-picture) files
@@ -186,6 +188,7 @@ def _haar_cascade() -> cv2.CascadeClassifier:
 def load_models(detector: str = "hog") -> None:
     """Load the models a detector needs, so the first job does not pay for it."""
     _face_recognition()
+    _encoder_network()
     if detector == "haar":
         _haar_cascade()
 
@@ -233,11 +236,43 @@ def _scale_box(box: Sequence[int], scale: float, width: int, height: int) -> Box
 # --- Encode -------------------------------------------------------------------
 
 
+ENCODE_BATCH = 8  # faces a pass: the largest intermediate is ~3 MB a face
+
+
 def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
-    """128-d encodings of the given faces, computed on the full-resolution image."""
+    """128-d encodings of the given faces, computed on the full-resolution image.
+
+    The same numbers as face_recognition.face_encodings (5 landmarks, one 150 px
+    chip a face, dlib's ResNet), with the ResNet run by recognition.encoder.
+    """
     if not boxes:
         return []
-    return _face_recognition().face_encodings(rgb, known_face_locations=list(boxes))
+    import dlib
+
+    landmarks = _face_recognition().api.pose_predictor_5_point
+    chips = np.array(
+        [
+            dlib.get_face_chip(
+                rgb,
+                landmarks(rgb, dlib.rectangle(left, top, right, bottom)),
+                size=encoder.CHIP_SIZE,
+                padding=encoder.CHIP_PADDING,
+            )
+            for top, right, bottom, left in boxes
+        ]
+    )
+    network = _encoder_network()
+    return [
+        encoding
+        for start in range(0, len(chips), ENCODE_BATCH)
+        for encoding in network.encode(chips[start : start + ENCODE_BATCH])
+    ]
+
+
+def _encoder_network() -> encoder.Network:
+    import face_recognition_models
+
+    return encoder.load(face_recognition_models.face_recognition_model_location())
 
 
 # --- Match --------------------------------------------------------------------
