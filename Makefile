@@ -16,7 +16,7 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: help install run web worker beat test lint migrate superuser fast-dlib
+.PHONY: help install run web worker beat test lint migrate superuser
 
 help:
 	@echo "make run        install, migrate, and start web + workers + beat (+ Redis)"
@@ -24,7 +24,6 @@ help:
 	@echo "make lint       ruff check, ruff format --check, makemigrations --check"
 	@echo "make web | worker | beat   start one role (e.g. a worker on another machine)"
 	@echo "make superuser  create an admin user"
-	@echo "make fast-dlib  build dlib with OpenBLAS in place of dlib-bin (~10 min; 2.6x faster encoding)"
 
 install: $(STAMP)
 	@mkdir -p var/staticfiles media
@@ -49,10 +48,6 @@ migrate: install
 
 superuser: migrate
 	$(BIN)/python manage.py createsuperuser
-
-# Optional, for workers: see bin/fast-dlib and benchmarks/README.md.
-fast-dlib: install
-	bin/fast-dlib
 
 # pytest exits 5 when it collected nothing: that is a broken suite, not a pass.
 test: install

@@ -1,9 +1,10 @@
 """Job metrics that workers record in Redis, so they add up across processes.
 
-Every worker process adds to one Redis hash with HINCRBY/HINCRBYFLOAT, which are
-atomic: ten processes on three machines end with the same totals as one would. The
-hash lives in the broker's Redis (the app's broker URL), which every worker already
-reaches; /metrics reads it back in one HGETALL. Histogram buckets are stored
+Every worker process adds to one Redis hash with HINCRBYFLOAT, from a script that
+also makes sure each finish is counted once; both are atomic: ten processes on three
+machines end with the same totals as one would. The hash lives in the broker's Redis
+(the app's broker URL), which every worker already reaches; /metrics reads it back
+in one HGETALL. Histogram buckets are stored
 per bucket (not cumulative) and summed into Prometheus' cumulative form when read.
 """
 
@@ -78,6 +79,14 @@ FACES = Counter(
 )
 HISTOGRAMS = (JOB_DURATION, STAGE_DURATION, QUEUE_WAIT)
 COUNTERS = (JOBS_FINISHED, FACES)
+
+# KEYS: the job's "seen" key, the hash. ARGV: the seen key's lifetime, then field,
+# amount pairs. Integral amounts stay integers (HINCRBYFLOAT writes "2", not "2.0").
+RECORD_ONCE = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -156,24 +165,21 @@ def record_job(job: Job) -> bool:
     if not job.is_final:
         return False
     finished = job.end_time.timestamp() if job.end_time else 0
+    pairs = [str(value) for pair in increments(job) for value in pair]
     try:
-        store = client()
-        # The first recorder of this job's finish wins; any other call adds nothing.
-        if not store.set(
-            f"{SEEN_PREFIX}{job.pk}:{finished}", 1, nx=True, ex=SEEN_SECONDS
-        ):
-            return False
-        pipe = store.pipeline(transaction=True)
-        for name, amount in increments(job):
-            if isinstance(amount, int):
-                pipe.hincrby(HASH_KEY, name, amount)
-            else:
-                pipe.hincrbyfloat(HASH_KEY, name, amount)
-        pipe.execute()
+        # One round trip a job: the first recorder of this finish wins, atomically.
+        recorded = client().eval(
+            RECORD_ONCE,
+            2,
+            f"{SEEN_PREFIX}{job.pk}:{finished}",
+            HASH_KEY,
+            SEEN_SECONDS,
+            *pairs,
+        )
     except redis.RedisError as exc:
         logger.warning("Metrics for job %s not recorded: %s", job.pk, exc)
         return False
-    return True
+    return bool(recorded)
 
 
 def read() -> dict[str, float] | None:

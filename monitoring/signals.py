@@ -31,6 +31,10 @@ def record_finished_job(
     # Also after a duplicate delivery: if the worker that finished the job died
     # before recording it, this is the only chance; record_job counts a finish once.
     job_id = args[0] if args else (kwargs or {}).get("job_id")
+    job = getattr(getattr(sender, "request", None), "finished_job", None)
+    if job is not None and job.pk == job_id:
+        recorder.record_job(job)
+        return
     try:
         job = Job.objects.filter(pk=job_id).first()
     except Exception:  # noqa: BLE001 - metrics must never break a worker

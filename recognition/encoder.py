@@ -44,9 +44,11 @@ class Conv:
         """x is (channels, faces, rows, cols), as are all tensors here."""
         channels, faces = x.shape[:2]
         k, s = self.size, self.stride
-        if self.padding:
-            p = self.padding
-            x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        if p := self.padding:
+            shape = (*x.shape[:2], x.shape[2] + 2 * p, x.shape[3] + 2 * p)
+            padded = np.zeros(shape, np.float32)
+            padded[:, :, p:-p, p:-p] = x
+            x = padded
         rows, cols = 1 + (x.shape[2] - k) // s, 1 + (x.shape[3] - k) // s
         patches = np.empty((channels, k, k, faces, rows, cols), np.float32)
         for i in range(k):

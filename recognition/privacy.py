@@ -202,7 +202,9 @@ def lock_people(ids: set[int]) -> set[int]:
                 [sorted(ids)],
             )
             return {row[0] for row in cursor.fetchall()}
-    return set(Person.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return set(
+        Person.objects.filter(pk__in=ids).order_by().values_list("pk", flat=True)
+    )
 
 
 def redact_jobs(ids: set[int], jobs: models.QuerySet | None = None) -> dict:

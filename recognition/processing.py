@@ -94,5 +94,6 @@ def run(job: Job) -> None:
             review.record_observations(job, outcome.faces, forgotten)
             if forgotten:
                 privacy.redact_jobs(forgotten, Job.objects.filter(pk=job.pk))
+                job.refresh_from_db(fields=["faces", "recognized_name", "result_path"])
     if not finished:
         logger.warning("Job %s was finished by another attempt; result kept", job.pk)

@@ -41,7 +41,8 @@ def record_observations(
 ) -> None:
     """Store the faces of a job that just finished (replacing an earlier attempt's),
     but none whose nearest person was `forgotten` (as forget_person deletes them)."""
-    FaceObservation.objects.filter(job=job).delete()
+    if job.attempts > 1:
+        FaceObservation.objects.filter(job=job).delete()
     FaceObservation.objects.bulk_create(
         FaceObservation(
             job=job,

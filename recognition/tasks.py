@@ -105,7 +105,12 @@ def process_job(self, job_id: int) -> dict:  # noqa: ANN001
         processing.process(job)
     except SoftTimeLimitExceeded:
         dead_letter(job.pk, "Took longer than the soft time limit.")
-    job.refresh_from_db(fields=["status"])
+    if job.is_final:
+        # This run recorded the outcome on `job` as well as in its row: the metrics
+        # receiver (task_postrun) takes it from here instead of reading the row.
+        self.request.finished_job = job
+    else:
+        job.refresh_from_db(fields=["status"])
     return {"job": job_id, "status": job.status}
 
 

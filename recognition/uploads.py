@@ -254,7 +254,7 @@ def read_upload(upload: UploadedFile) -> bytes:
     data = upload.read(limit + 1)
     if len(data) > limit:  # the size it declared was wrong
         raise UploadError(f"{label} is over the limit of {limit:,} bytes.", status=413)
-    check_image(data, label)
+    check_image(data, label, reduced=True)
     return data
 
 

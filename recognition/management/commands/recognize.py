@@ -141,8 +141,9 @@ def prepare(path: Path, root: Path, submission: uuid.UUID) -> Item:
     except OSError as exc:
         return Item(name, error=f"Cannot read the file: {exc.strerror or exc}")
     # The command runs in autocommit mode: the row is committed when this returns,
-    # before any worker can be asked to look for it.
-    return Item(name, job=create_job(data, name, submission))
+    # before any worker can be asked to look for it. Folder runs go to the bulk
+    # queue, behind interactive uploads (a sequential run ignores the priority).
+    return Item(name, job=create_job(data, name, submission, Job.Priority.LOW))
 
 
 def run_locally(job: Job, worker: str) -> None:
@@ -194,9 +195,6 @@ def worker_slots(conn: object, replies: list[dict]) -> int:
 
 
 def queue(job: Job) -> None:
-    # Folder runs go to the bulk queue, behind interactive uploads.
-    job.priority = Job.Priority.LOW
-    job.save(update_fields=["priority"])
     if not enqueue(job):
         raise CommandError(
             f"Redis stopped answering while queueing {job.filename}. The jobs made "
