@@ -334,8 +334,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.5,
     "interval_max": 1,
 }
+# A new pool process loads the face models again (about a second): at ~30 ms a job,
+# replacing it every 500 jobs cost ~2 ms a job. Memory stays flat over thousands of
+# jobs (benchmarks/worker_memory.py) and the memory cap below still applies.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int(
-    "CELERY_WORKER_MAX_TASKS_PER_CHILD", 500, minimum=1
+    "CELERY_WORKER_MAX_TASKS_PER_CHILD", 10_000, minimum=1
 )
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int(
     "CELERY_WORKER_MAX_MEMORY_PER_CHILD", 1_000_000, minimum=1

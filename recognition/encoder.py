@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +96,9 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0, out=x)
 
 
-def _pool(x: np.ndarray, size: int, stride: int, reduce) -> np.ndarray:
+def _pool(
+    x: np.ndarray, size: int, stride: int, reduce: Callable[..., np.ndarray]
+) -> np.ndarray:
     rows = 1 + (x.shape[2] - size) // stride
     cols = 1 + (x.shape[3] - size) // stride
     windows = [
