@@ -4,8 +4,8 @@ Every worker process adds to one Redis hash with HINCRBYFLOAT, from a script tha
 also makes sure each finish is counted once; both are atomic: ten processes on three
 machines end with the same totals as one would. The hash lives in the broker's Redis
 (the app's broker URL), which every worker already reaches; /metrics reads it back
-in one HGETALL. Histogram buckets are stored
-per bucket (not cumulative) and summed into Prometheus' cumulative form when read.
+in one HGETALL. Histogram buckets are stored per bucket (not cumulative) and summed
+into Prometheus' cumulative form when read.
 """
 
 from __future__ import annotations

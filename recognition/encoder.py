@@ -1,8 +1,8 @@
 """dlib's face encoder, the ResNet behind face_recognition.face_encodings, in numpy.
 
-The `dlib-bin` wheel is built without BLAS: its ResNet takes about 100 ms a face on
-our CPUs. The same network run as matrix products by numpy (OpenBLAS) takes about
-11 ms and gives the same 128 numbers to within 1e-6 (tests/recognition/
+The `dlib-bin` wheel is built without BLAS: its ResNet takes 58-100 ms a face on our
+CPUs. The same network run as matrix products by numpy (OpenBLAS) takes about 9 ms
+and gives the same 128 numbers to within 1e-6 (tests/recognition/
 test_encoder.py compares them with dlib's on real photos). The weights are read
 from the model file that face_recognition_models ships, and dlib still finds the
 five landmarks and cuts the aligned 150 px chip, so nothing else changes.
@@ -236,7 +236,7 @@ def build(data: bytes) -> Network:
     while kinds[i : i + 5] == _BLOCK:
         conv1 = _conv(layers[i][1], layers[i + 1][1], channels)
         conv2 = _conv(layers[i + 3][1], layers[i + 4][1], conv1.weights.shape[0])
-        down = kinds[i + 5] == "avg_pool"
+        down = kinds[i + 5 : i + 6] == ["avg_pool"]
         i += 6 if down else 5
         if kinds[i : i + 2] != ["add_prev", "relu"] or (down and conv1.stride != 2):
             raise ModelFormatError(f"unexpected residual block at layer {i}")
