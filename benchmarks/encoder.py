@@ -2,9 +2,8 @@
 
 Prints milliseconds a face for each network on the same 150 px chips (the median
 over the faces), the per-face time when several faces go through the numpy network
-at once, and the largest difference between ours and face_recognition's encodings
-(dlib's compute_face_descriptor on the photo). Detection, landmarks and chips are
-the same for both and are not timed.
+at once, and the largest difference between ours and face_recognition's encodings.
+Detection, landmarks and chips are the same for both and are not timed.
 
     .venv/bin/python benchmarks/encoder.py [FOLDER] [--faces 60]
 """
@@ -28,27 +27,35 @@ import face_recognition_models  # noqa: E402
 import numpy as np  # noqa: E402
 
 from recognition import encoder  # noqa: E402
-from recognition.pipeline import DetectOptions, detect_faces, load_image  # noqa: E402
+from recognition.pipeline import (  # noqa: E402
+    DetectOptions,
+    detect_faces,
+    face_chips,
+    load_image,
+)
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 
 
-def chips_and_shapes(folder: Path, wanted: int) -> list[tuple[np.ndarray, object]]:
-    """(image, landmarks) of the first `wanted` faces found under the folder."""
-    found = []
-    landmarks = face_recognition.api.pose_predictor_5_point
+def faces_under(folder: Path, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+    """The chips of the first `wanted` faces under the folder, and face_recognition's
+    encodings of them."""
+    chips, encodings = [], []
     for path in sorted(folder.rglob("*.jpg")):
         rgb = load_image(path.read_bytes(), 50_000_000)
-        for top, right, bottom, left in detect_faces(rgb, DetectOptions()):
-            shape = landmarks(rgb, dlib.rectangle(left, top, right, bottom))
-            found.append((rgb, shape))
-            if len(found) == wanted:
-                return found
-    return found
+        boxes = detect_faces(rgb, DetectOptions())[: wanted - len(chips)]
+        if boxes:
+            chips.extend(face_chips(rgb, boxes))
+            encodings.extend(face_recognition.face_encodings(rgb, boxes))
+        if len(chips) == wanted:
+            break
+    return np.array(chips), np.array(encodings)
 
 
-def millis(seconds: list[float]) -> str:
-    return f"{statistics.median(seconds) * 1000:.1f} ms"
+def timed(function, *args: object) -> tuple[object, float]:  # noqa: ANN001
+    start = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - start
 
 
 def main() -> None:
@@ -59,32 +66,26 @@ def main() -> None:
     model = face_recognition_models.face_recognition_model_location()
     dlib_net = dlib.face_recognition_model_v1(model)
     numpy_net = encoder.load(model)
-    faces = chips_and_shapes(args.folder, args.faces)
-    if not faces:
+    chips, reference = faces_under(args.folder, args.faces)
+    if not len(chips):
         sys.exit(f"No face found under {args.folder}")
-    dlib_times, numpy_times, worst = [], [], 0.0
-    chips = []
-    for rgb, shape in faces:
-        chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
-        chips.append(chip)
-        start = time.perf_counter()
-        theirs = np.array(dlib_net.compute_face_descriptor(chip))
-        dlib_times.append(time.perf_counter() - start)
-        reference = np.array(dlib_net.compute_face_descriptor(rgb, shape))
-        worst = max(worst, float(np.abs(reference - theirs).max()))
-        start = time.perf_counter()
-        (ours,) = numpy_net.encode(chip[None])
-        numpy_times.append(time.perf_counter() - start)
-        worst = max(worst, float(np.abs(ours - theirs).max()))
-    start = time.perf_counter()
-    for first in range(0, len(chips), 8):
-        numpy_net.encode(np.array(chips[first : first + 8]))
-    batched = (time.perf_counter() - start) / len(chips)
-    print(f"{len(faces)} faces from {args.folder}, one thread")
-    ratio = statistics.median(dlib_times) / statistics.median(numpy_times)
-    print(f"dlib's ResNet:                 {millis(dlib_times)} a face")
-    print(f"recognition.encoder:           {millis(numpy_times)} a face ({ratio:.1f}x)")
-    print(f"recognition.encoder, 8 a pass: {batched * 1000:.1f} ms a face")
+    dlib_times, numpy_times, ours = [], [], []
+    for chip in chips:
+        dlib_times.append(timed(dlib_net.compute_face_descriptor, chip)[1])
+        encoding, seconds = timed(numpy_net.encode, chip[None])
+        numpy_times.append(seconds)
+        ours.append(encoding[0])
+    _, batched = timed(
+        lambda: [numpy_net.encode(chips[i : i + 8]) for i in range(0, len(chips), 8)]
+    )
+    dlib_ms = statistics.median(dlib_times) * 1000
+    numpy_ms = statistics.median(numpy_times) * 1000
+    worst = float(np.abs(np.array(ours) - reference).max())
+    print(f"{len(chips)} faces from {args.folder}, one thread")
+    print(f"dlib's ResNet:                 {dlib_ms:.1f} ms a face")
+    ratio = dlib_ms / numpy_ms
+    print(f"recognition.encoder:           {numpy_ms:.1f} ms a face ({ratio:.1f}x)")
+    print(f"recognition.encoder, 8 a pass: {batched / len(chips) * 1000:.1f} ms a face")
     print(f"largest difference between the encodings: {worst:.2e}")
 
 

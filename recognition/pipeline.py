@@ -247,10 +247,22 @@ def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
     """
     if not boxes:
         return []
+    chips = face_chips(rgb, boxes)
+    network = _encoder_network()
+    return [
+        encoding
+        for start in range(0, len(chips), ENCODE_BATCH)
+        for encoding in network.encode(chips[start : start + ENCODE_BATCH])
+    ]
+
+
+def face_chips(rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+    """(faces, 150, 150, 3): each face cut and aligned on its five landmarks, as
+    dlib's encoder cuts it."""
     import dlib
 
     landmarks = _face_recognition().api.pose_predictor_5_point
-    chips = np.array(
+    return np.array(
         [
             dlib.get_face_chip(
                 rgb,
@@ -261,12 +273,6 @@ def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
             for top, right, bottom, left in boxes
         ]
     )
-    network = _encoder_network()
-    return [
-        encoding
-        for start in range(0, len(chips), ENCODE_BATCH)
-        for encoding in network.encode(chips[start : start + ENCODE_BATCH])
-    ]
 
 
 def _encoder_network() -> encoder.Network:
