@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -119,3 +121,15 @@ def test_check_health_command_prints_json(capsys):
     out = capsys.readouterr().out
     assert '"status": "fail"' in out
     assert '"face_models"' in out
+
+
+def test_face_models_check_refuses_an_encoder_file_that_is_not_the_network(tmp_path):
+    import face_recognition_models
+
+    real = face_recognition_models.face_recognition_model_location()
+    checks.encoder_network(Path(real))  # the shipped file passes
+    broken = tmp_path / checks.ENCODER_FILE
+    broken.write_bytes(Path(real).read_bytes()[:1_000_000])
+
+    with pytest.raises(checks.CheckFailed, match="not the face encoder"):
+        checks.encoder_network(broken)
