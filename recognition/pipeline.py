@@ -13,11 +13,11 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from recognition import encoder
 
@@ -164,16 +164,39 @@ def sniff_format(data: bytes) -> str | None:
 # --- Detect -------------------------------------------------------------------
 
 
-@functools.cache
-def _face_recognition() -> ModuleType:
-    # Importing face_recognition loads every dlib model (~100 MB): do it once per
-    # process and only in the processes that detect or encode.
-    import face_recognition
+DLIB_MODELS = ("hog", "cnn", "landmarks5", "landmarks68")
 
-    # face_recognition turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process,
-    # which would let a truncated upload pass as an image: turn it back off.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    return face_recognition
+
+@functools.cache
+def dlib_model(name: str) -> Any:  # noqa: ANN401 - dlib's classes have no stubs
+    """One of dlib's models (DLIB_MODELS), loaded once per process on first use.
+
+    The face_recognition package is not imported: it loads all of them at import
+    (a worker needs the HOG detector and the 5-point landmarks, not the 68-point
+    predictor's ~95 MB), and it turns on Pillow's LOAD_TRUNCATED_IMAGES for the
+    whole process, which would let a truncated upload pass as an image. The boxes,
+    landmarks and encodings are the same as its own.
+    """
+    import dlib
+    import face_recognition_models as files
+
+    if name == "hog":
+        return dlib.get_frontal_face_detector()
+    if name == "cnn":
+        path = files.cnn_face_detector_model_location()
+        return dlib.cnn_face_detection_model_v1(path)
+    if name == "landmarks5":
+        return dlib.shape_predictor(files.pose_predictor_five_point_model_location())
+    if name == "landmarks68":
+        return dlib.shape_predictor(files.pose_predictor_model_location())
+    raise ValueError(f"Unknown dlib model {name!r}")
+
+
+def _rectangle(box: Box) -> Any:  # noqa: ANN401
+    import dlib
+
+    top, right, bottom, left = box
+    return dlib.rectangle(left, top, right, bottom)
 
 
 @functools.cache
@@ -187,10 +210,12 @@ def _haar_cascade() -> cv2.CascadeClassifier:
 
 def load_models(detector: str = "hog") -> None:
     """Load the models a detector needs, so the first job does not pay for it."""
-    _face_recognition()
-    _encoder_network()
     if detector == "haar":
         _haar_cascade()
+    else:
+        dlib_model(detector)
+    dlib_model("landmarks5")
+    _encoder_network()
 
 
 def detect_faces(rgb: np.ndarray, options: DetectOptions) -> list[Box]:
@@ -209,9 +234,10 @@ def detect_faces(rgb: np.ndarray, options: DetectOptions) -> list[Box]:
     if options.detector == "haar":
         boxes = _detect_haar(small)
     else:
-        boxes = _face_recognition().face_locations(
-            small, number_of_times_to_upsample=upsample, model=options.detector
-        )
+        found = dlib_model(options.detector)(small, upsample)
+        rects = [d.rect for d in found] if options.detector == "cnn" else found
+        boxes = [(r.top(), r.right(), r.bottom(), r.left()) for r in rects]
+    # _scale_box also trims boxes that reach past the edges, as face_locations does.
     return [_scale_box(box, scale, width, height) for box in boxes]
 
 
@@ -261,18 +287,51 @@ def face_chips(rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     dlib's encoder cuts it."""
     import dlib
 
-    landmarks = _face_recognition().api.pose_predictor_5_point
+    landmarks = dlib_model("landmarks5")
     return np.array(
         [
             dlib.get_face_chip(
                 rgb,
-                landmarks(rgb, dlib.rectangle(left, top, right, bottom)),
+                landmarks(rgb, _rectangle(box)),
                 size=encoder.CHIP_SIZE,
                 padding=encoder.CHIP_PADDING,
             )
-            for top, right, bottom, left in boxes
+            for box in boxes
         ]
     )
+
+
+# face_recognition.face_landmarks' names for the points of each predictor.
+LANDMARK_FEATURES = {
+    5: {"nose_tip": [4], "left_eye": [2, 3], "right_eye": [0, 1]},
+    68: {
+        "chin": list(range(0, 17)),
+        "left_eyebrow": list(range(17, 22)),
+        "right_eyebrow": list(range(22, 27)),
+        "nose_bridge": list(range(27, 31)),
+        "nose_tip": list(range(31, 36)),
+        "left_eye": list(range(36, 42)),
+        "right_eye": list(range(42, 48)),
+        "top_lip": [*range(48, 55), 64, 63, 62, 61, 60],
+        "bottom_lip": [*range(54, 60), 48, 60, 67, 66, 65, 64],
+    },
+}
+
+
+def face_landmarks(
+    rgb: np.ndarray, boxes: Sequence[Box], points: int
+) -> list[dict[str, list[tuple[int, int]]]]:
+    """Per box, feature name → [(x, y), ...], as face_recognition.face_landmarks
+    gives them (points: 5 or 68)."""
+    predictor = dlib_model(f"landmarks{points}")
+    shapes = [predictor(rgb, _rectangle(box)) for box in boxes]
+    return [
+        {
+            name: [(shape.part(i).x, shape.part(i).y) for i in indices]
+            for name, indices in LANDMARK_FEATURES[points].items()
+        }
+        for shape in shapes
+    ]
 
 
 def _encoder_network() -> encoder.Network:

@@ -72,6 +72,21 @@ def astronaut_face_jpeg(astronaut_rgb) -> bytes:
 
 
 @pytest.fixture(scope="session")
+def face_recognition_package():
+    """The face_recognition package, the reference for the pipeline's dlib calls.
+
+    Importing it turns on Pillow's LOAD_TRUNCATED_IMAGES for the whole process,
+    which the pipeline never does (it does not import the package): turned back off
+    here, so that the truncated-file tests see the service's setting.
+    """
+    import face_recognition
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return face_recognition
+
+
+@pytest.fixture(scope="session")
 def faces_dir() -> Path:
     if not (FACES_DIR / "MANIFEST.csv").is_file():
         pytest.skip(

@@ -10,27 +10,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import options
-from ..pipeline import Box, ImageError, detect_faces, load_image, load_models
+from ..pipeline import Box, ImageError, detect_faces, face_landmarks, load_image
 from .base import UploadView, errors, read_photo
 from .errors import bad_request
 from .representation import box_data
 from .serializers import DetectionSerializer, DetectionUploadSerializer
 
-# face_recognition's landmark models: 5 points ("small") or 68 ("large").
-LANDMARK_MODELS = {"5": "small", "68": "large"}
 
-
-def face_landmarks(rgb: np.ndarray, boxes: list[Box], points: str) -> list[dict]:
+def landmarks_data(rgb: np.ndarray, boxes: list[Box], points: str) -> list[dict]:
     """Per box, feature name -> [[x, y], ...] in original-image pixels."""
-    load_models()  # loads face_recognition the pipeline's way (truncated images off)
-    import face_recognition
-
-    found = face_recognition.face_landmarks(
-        rgb, face_locations=boxes, model=LANDMARK_MODELS[points]
-    )
     return [
         {name: [[int(x), int(y)] for x, y in xy] for name, xy in features.items()}
-        for features in found
+        for features in face_landmarks(rgb, boxes, int(points))
     ]
 
 
@@ -42,7 +33,7 @@ def detect(data: bytes, landmarks: str) -> dict:
     decoded = time.perf_counter()
     boxes = detect_faces(rgb, detect_options)
     detected = time.perf_counter()
-    points = face_landmarks(rgb, boxes, landmarks) if landmarks != "none" else None
+    points = landmarks_data(rgb, boxes, landmarks) if landmarks != "none" else None
     timings = {
         "decode": round(decoded - clock, 4),
         "detect": round(detected - decoded, 4),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-import face_recognition
 import face_recognition_models
 import numpy as np
 import pytest
@@ -24,11 +23,16 @@ MODEL = face_recognition_models.face_recognition_model_location()
 CLOSE = 1e-5
 
 
-def dlib_encodings(rgb: np.ndarray, boxes: list) -> np.ndarray:
-    return np.array(face_recognition.face_encodings(rgb, known_face_locations=boxes))
+@pytest.fixture(scope="module")
+def dlib_encodings(face_recognition_package):
+    def encodings(rgb: np.ndarray, boxes: list) -> np.ndarray:
+        found = face_recognition_package.face_encodings(rgb, known_face_locations=boxes)
+        return np.array(found)
+
+    return encodings
 
 
-def test_the_astronaut_encodes_as_dlib_encodes_her(astronaut_rgb):
+def test_the_astronaut_encodes_as_dlib_encodes_her(astronaut_rgb, dlib_encodings):
     boxes = detect_faces(astronaut_rgb, DetectOptions())
     assert boxes
     ours = np.array(encode_faces(astronaut_rgb, boxes))
@@ -36,7 +40,7 @@ def test_the_astronaut_encodes_as_dlib_encodes_her(astronaut_rgb):
     assert np.abs(ours - dlib_encodings(astronaut_rgb, boxes)).max() < CLOSE
 
 
-def test_shared_photos_encode_as_dlib_encodes_them(faces_dir):
+def test_shared_photos_encode_as_dlib_encodes_them(faces_dir, dlib_encodings):
     """Crops, group photos (up to dozens of faces, several batches) and strangers."""
     with open(faces_dir / "MANIFEST.csv", newline="") as manifest:
         paths = [row["path"] for row in csv.DictReader(manifest)]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -15,7 +17,9 @@ from recognition.pipeline import (
     detect_faces,
     encode_faces,
     encode_single_face,
+    face_landmarks,
     load_image,
+    load_models,
     match_faces,
     nearest_columns,
     recognize,
@@ -77,11 +81,10 @@ def test_load_image_refuses_non_images(data, message):
         load_image(data, LIMIT)
 
 
-def test_load_image_refuses_truncated_jpeg_even_after_face_recognition_import(
-    astronaut_jpeg,
-):
-    # face_recognition switches Pillow to accept truncated files; the pipeline must not.
-    load_image(astronaut_jpeg, LIMIT)
+def test_load_image_refuses_truncated_jpeg_after_the_models_load(astronaut_jpeg):
+    # Importing face_recognition would switch Pillow to accept truncated files: the
+    # models are loaded without it.
+    load_models()
     encode_faces(load_image(astronaut_jpeg, LIMIT), [ASTRONAUT_FACE])
     with pytest.raises(ImageError, match="truncated"):
         load_image(astronaut_jpeg[: len(astronaut_jpeg) // 2], LIMIT)
@@ -125,6 +128,44 @@ def test_no_face_in_a_plain_image():
     flat = np.full((300, 400, 3), 127, dtype=np.uint8)
     assert detect_faces(flat, HOG) == []
     assert encode_faces(flat, []) == []
+
+
+def test_a_worker_process_loads_its_models_without_face_recognition():
+    """Its import loads every dlib model (the 68-point predictor: ~95 MB more per
+    process) and accepts truncated images process-wide."""
+    code = (
+        "import sys; from recognition import pipeline; pipeline.load_models(); "
+        "print(sorted(m for m in sys.modules if m.startswith('face_recognition')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "['face_recognition_models']"
+
+
+def test_boxes_and_landmarks_are_face_recognitions(
+    astronaut_rgb, faces_dir, face_recognition_package
+):
+    fr = face_recognition_package
+    photos = [astronaut_rgb] + [
+        load_image(path.read_bytes(), LIMIT)
+        for path in sorted((faces_dir / "group").glob("*.jpg"))[:2]
+        + sorted((faces_dir / "probe").rglob("*.jpg"))[:3]
+    ]
+    for rgb in photos:
+        # Small enough that no copy is reduced: the boxes are the detector's own.
+        options = DetectOptions(max_side=max(rgb.shape))
+        boxes = detect_faces(rgb, options)
+        upsample = int(rgb.shape[0] * rgb.shape[1] <= options.upsample_max_pixels)
+        theirs = fr.face_locations(rgb, number_of_times_to_upsample=upsample)
+        height, width = rgb.shape[:2]
+        clamped = [
+            (t, min(r, width - 1), min(b, height - 1), left) for t, r, b, left in theirs
+        ]
+        assert boxes == clamped and boxes
+        for points, model in ((5, "small"), (68, "large")):
+            ours = face_landmarks(rgb, boxes, points)
+            assert ours == fr.face_landmarks(rgb, boxes, model=model)
 
 
 def test_haar_detector_finds_the_face(astronaut_rgb):
