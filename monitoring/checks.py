@@ -27,12 +27,12 @@ from django.db.migrations.executor import MigrationExecutor
 
 from . import metrics, recorder
 
+ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 MODEL_FILES = (
     "shape_predictor_68_face_landmarks.dat",
     "shape_predictor_5_face_landmarks.dat",
-    "dlib_face_recognition_resnet_model_v1.dat",
+    ENCODER_FILE,
 )
-ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 _migrations_done: dict[str, bool] = {}
 _encoders_read: set[tuple[str, int, int]] = set()
 

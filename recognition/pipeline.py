@@ -334,6 +334,7 @@ def face_landmarks(
     ]
 
 
+@functools.cache
 def _encoder_network() -> encoder.Network:
     import face_recognition_models
 

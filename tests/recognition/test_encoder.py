@@ -41,7 +41,7 @@ def test_the_astronaut_encodes_as_dlib_encodes_her(astronaut_rgb, dlib_encodings
 
 
 def test_shared_photos_encode_as_dlib_encodes_them(faces_dir, dlib_encodings):
-    """Crops, group photos (up to dozens of faces, several batches) and strangers."""
+    """Crops, group photos (2-7 faces) and strangers."""
     with open(faces_dir / "MANIFEST.csv", newline="") as manifest:
         paths = [row["path"] for row in csv.DictReader(manifest)]
     group = [p for p in paths if p.startswith("group/")][:3]
@@ -56,6 +56,16 @@ def test_shared_photos_encode_as_dlib_encodes_them(faces_dir, dlib_encodings):
         assert np.abs(ours - dlib_encodings(rgb, boxes)).max() < CLOSE, path
         faces += len(boxes)
     assert faces > ENCODE_BATCH * 2
+
+
+def test_more_faces_than_a_batch_encode_as_dlib_encodes_them(
+    astronaut_rgb, dlib_encodings
+):
+    crowd = np.ascontiguousarray(np.tile(astronaut_rgb, (2, 3, 1)))  # 1536 x 1024
+    boxes = detect_faces(crowd, DetectOptions(max_side=max(crowd.shape)))
+    assert len(boxes) > ENCODE_BATCH  # one call, several passes of the network
+    ours = np.array(encode_faces(crowd, boxes))
+    assert np.abs(ours - dlib_encodings(crowd, boxes)).max() < CLOSE
 
 
 def test_a_batch_gives_each_face_what_it_gets_alone(astronaut_rgb):
