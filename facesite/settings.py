@@ -308,6 +308,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimu
 CELERY_TASK_TRACK_STARTED = True
 # One message in hand per process: a long job never holds others back in a prefetch.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connections before and after every task
+# unless this is set; then it closes them every this many tasks. facesite/celery.py
+# applies CONN_MAX_AGE around each task instead, as Django does around a request.
+CELERY_DB_REUSE_MAX = 100_000
 # An unacknowledged message goes back to the queue after this many seconds; it must be
 # longer than the hard time limit or a slow job would run twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -177,18 +177,31 @@ class Job(models.Model):
         finished job changes nothing, and a job whose worker died (still STARTED) is
         taken over.
         """
-        now = timezone.now()
-        claimed = Job.objects.filter(pk=self.pk, status__in=self.OPEN_STATUSES).update(
-            status=self.Status.STARTED,
-            start_time=now,
-            worker_name=worker_name[:255],
-            attempts=F("attempts") + 1,
-        )
-        if claimed != 1:
+        if not Job._claim_row(self.pk, worker_name):
             self.refresh_from_db(fields=["status"])
             return False
         self.refresh_from_db(fields=["status", "start_time", "worker_name", "attempts"])
         return True
+
+    @classmethod
+    def claim_by_id(cls, job_id: int, worker_name: str) -> tuple[Job | None, bool]:
+        """Claim the job with this id as claim() does, reading its row once, after
+        the claim: (the job or None when there is no such row, whether it was
+        claimed). A task takes its job this way, with two queries instead of three.
+        """
+        claimed = cls._claim_row(job_id, worker_name)
+        return cls.objects.filter(pk=job_id).first(), claimed
+
+    @classmethod
+    def _claim_row(cls, job_id: int, worker_name: str) -> bool:
+        # A conditional UPDATE that must change exactly one row.
+        updated = cls.objects.filter(pk=job_id, status__in=cls.OPEN_STATUSES).update(
+            status=cls.Status.STARTED,
+            start_time=timezone.now(),
+            worker_name=worker_name[:255],
+            attempts=F("attempts") + 1,
+        )
+        return updated == 1
 
     def _finish(self, status: str, **fields) -> bool:  # noqa: ANN003
         # Only the claim holder (same attempt) may record the outcome, once.

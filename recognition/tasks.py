@@ -90,11 +90,11 @@ class JobTask(Task):
 )
 def process_job(self, job_id: int) -> dict:  # noqa: ANN001
     """Recognise the faces of one job; redelivery of a finished job is a no-op."""
-    job = Job.objects.filter(pk=job_id).first()
+    job, claimed = Job.claim_by_id(job_id, self.request.hostname or "worker")
     if job is None:
         logger.warning("Job %s no longer exists; nothing to do", job_id)
         return {"job": job_id, "status": "missing"}
-    if not job.claim(self.request.hostname or "worker"):
+    if not claimed:
         logger.info("Job %s is already %s; delivery ignored", job_id, job.status)
         return {"job": job_id, "status": job.status, "duplicate": True}
     if job.attempts > MAX_RETRIES + 1:
