@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,10 @@ from django.core.management.base import CommandError
 from PIL import Image
 
 from monitoring import peer
-from monitoring.management.commands.benchmark import Command
+from monitoring.management.commands.benchmark import Command, Run
 from monitoring.models import PerformanceStat
 from recognition.enrollment import enroll_photo
+from recognition.management.commands.recognize import Item
 from recognition.models import Job, Person
 from recognition.privacy import drop_enrolment_photos
 
@@ -142,3 +144,32 @@ def test_enrolled_photos_no_longer_kept_are_left_out_of_the_peers_known_folder(
     assert sorted(p.name for p in (tmp_path / "known").iterdir()) == [
         f"{stem}.jpg" for stem in people
     ]
+
+
+def test_the_time_around_the_pipeline_is_split_per_job_and_per_slot():
+    # Two slots, two jobs each: 40 ms of stages in a 50 ms claim-to-finish. Slots
+    # are not recorded: a job goes to the slot freed last before it started, so the
+    # jobs at 80 and 90 ms follow those ending at 60 and 50 ms (gaps 20 and 40 ms).
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def job(start_ms: int) -> Item:
+        start = t0 + timedelta(milliseconds=start_ms)
+        return Item(
+            f"{start_ms}.jpg",
+            Job(
+                timings={"detect": 0.03, "encode": 0.01},
+                duration=0.05,
+                start_time=start,
+                end_time=start + timedelta(milliseconds=50),
+            ),
+        )
+
+    run = Run("distributed", 2, 0.2, [job(0), job(10), job(80), job(90)])
+
+    assert run.gaps() == pytest.approx([0.02, 0.04])
+    each = run.per_job()
+    assert each["pipeline"] == pytest.approx(0.04)
+    assert each["bookkeeping"] == pytest.approx(0.01)
+    assert each["gap"] == pytest.approx(0.03)
+    assert each["share"] == pytest.approx(1.0)  # 40 ms around 40 ms of stages
+    assert each["share_of_job"] == pytest.approx(0.5)  # of 80 ms a job on its slot

@@ -84,7 +84,9 @@ class Run:
         return gaps
 
     def per_job(self) -> dict[str, float]:
-        """Median seconds per job: pipeline, bookkeeping, and the gap between jobs."""
+        """Median seconds per job: pipeline, bookkeeping, and the gap between jobs;
+        their sum outside the pipeline as a share of the pipeline and of the job's
+        whole time on its slot (pipeline, bookkeeping and gap)."""
         done = [job for job in self.jobs if job.timings and job.duration is not None]
         if not done:
             return {}
@@ -94,11 +96,13 @@ class Run:
         )
         gaps = self.gaps()
         gap = statistics.median(gaps) if gaps else 0.0
+        whole = pipeline + bookkeeping + gap
         return {
             "pipeline": pipeline,
             "bookkeeping": bookkeeping,
             "gap": gap,
             "share": (bookkeeping + gap) / pipeline if pipeline else 0.0,
+            "share_of_job": (bookkeeping + gap) / whole if whole else 0.0,
         }
 
     def overheads(self) -> dict[str, float]:
@@ -311,7 +315,8 @@ def describe_run(run: Run, number: int) -> str:
                 f"\n{'':<11} per job (medians): pipeline "
                 f"{each['pipeline'] * 1000:.0f} ms, bookkeeping "
                 f"{each['bookkeeping'] * 1000:.1f} ms, between jobs on a slot "
-                f"{each['gap'] * 1000:.1f} ms = {each['share']:.1%} of pipeline time"
+                f"{each['gap'] * 1000:.1f} ms = {each['share']:.1%} of pipeline time, "
+                f"{each['share_of_job']:.1%} of job time"
             )
     if run.failures:
         line += (
