@@ -12,8 +12,9 @@
        .venv/bin/python benchmarks/task_timeline.py /tmp/timeline.log
 
    prints, as medians over the jobs, each step of a job's life on its pool process:
-   from task_prerun to the claim (reading and claiming the row), the claim to the
-   finish less the pipeline's stages (the task's own bookkeeping), the finish to
+   from task_prerun to the claim (claiming the row), the claim to the finish less
+   the pipeline's stages (the task's own bookkeeping: reading the row and the
+   upload, the gallery check, the result image, the row update), the finish to
    this module's task_postrun receiver (observations, commit, and the metrics
    receiver, which FaceSite connects first), and from there to the next task_prerun
    on the same process (Celery's own: the result back to the main process, the
