@@ -7,7 +7,12 @@ import time
 
 import pytest
 from celery.fixups.django import DjangoWorkerFixup
-from celery.signals import task_postrun, task_prerun
+from celery.signals import (
+    beat_embedded_init,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+)
 from django.db import connection
 
 from facesite.celery import app
@@ -24,6 +29,8 @@ def worker_fixup():
     yield fixup
     task_prerun.disconnect(fixup.on_task_prerun)
     task_postrun.disconnect(fixup.on_task_postrun)
+    worker_process_init.disconnect(fixup.on_worker_process_init)
+    beat_embedded_init.disconnect(fixup.close_database)
 
 
 def run_task_signals() -> None:
