@@ -2,9 +2,10 @@
 
 `manage.py benchmark` compares a folder run through the queue on two worker processes
 with the same folder run in one process. This script measures the ceiling of that
-ratio on the machine: the same pipeline calls (decode, detect, encode, match against
-the enrolled gallery, annotate) on the same images, in one process and then split
-between two, with no queue, no database writes and no uploads. Each process loads the
+ratio on the machine: the pipeline as a job runs it (processing.recognize_photo:
+decode, detect, encode, match against the enrolled gallery, annotate) on the same
+images, in one process and then split between two, with no queue, no database writes
+and no uploads. Each process loads the
 models and runs a few images before its clock starts, as a worker does.
 
     .venv/bin/python benchmarks/two_processes.py [FOLDER] [--repeat 3]
@@ -35,26 +36,16 @@ django.setup()
 
 from recognition import gallery, options  # noqa: E402
 from recognition.management.commands.recognize import find_images  # noqa: E402
-from recognition.pipeline import load_models, recognize  # noqa: E402
+from recognition.pipeline import load_models  # noqa: E402
+from recognition.processing import recognize_photo  # noqa: E402
 
 DEFAULT_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 WARM_UP = 3
 
 
 def run_images(images: list[bytes], current: object) -> None:
-    """What processing.run asks of the pipeline for each job."""
     for data in images:
-        recognize(
-            data,
-            current,
-            tolerance=options.tolerance()
-            if current.tolerance is None
-            else current.tolerance,
-            detect=options.detect_options(),
-            max_pixels=options.max_pixels(),
-            margin=options.margin(),
-            min_size=options.min_identify_size(),
-        )
+        recognize_photo(data, current)
 
 
 def worker(images: list[bytes], ready: object, go: object, done: object) -> None:

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from . import gallery, options, privacy, review, webhooks
 from .models import Job
-from .pipeline import FaceResult, ImageError, recognize
+from .pipeline import FaceResult, Gallery, ImageError, Recognition, recognize
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,26 @@ def process(job: Job) -> None:
         webhooks.schedule(job)
 
 
+def recognize_photo(
+    data: bytes, current: Gallery, tolerance: float | None = None, limit: int = 3
+) -> Recognition:
+    """The pipeline on one photo with the service's settings, as a job runs it; the
+    tolerance is the job's if given, else the gallery's calibrated one, else
+    FACESITE_TOLERANCE."""
+    if tolerance is None:
+        tolerance = current.tolerance
+    return recognize(
+        data,
+        current,
+        tolerance=tolerance if tolerance is not None else options.tolerance(),
+        detect=options.detect_options(),
+        max_pixels=options.max_pixels(),
+        limit=limit,
+        margin=options.margin(),
+        min_size=options.min_identify_size(),
+    )
+
+
 def run(job: Job) -> None:
     try:
         with job.image.open("rb") as handle:
@@ -59,18 +79,9 @@ def run(job: Job) -> None:
     except FileNotFoundError:
         job.mark_failed("The uploaded file is missing from storage.")
         return
-    current = gallery.current()
-    tolerance = job.tolerance if job.tolerance is not None else current.tolerance
     try:
-        outcome = recognize(
-            data,
-            current,
-            tolerance=tolerance if tolerance is not None else options.tolerance(),
-            detect=options.detect_options(),
-            max_pixels=options.max_pixels(),
-            limit=job.candidate_limit,
-            margin=options.margin(),
-            min_size=options.min_identify_size(),
+        outcome = recognize_photo(
+            data, gallery.current(), job.tolerance, job.candidate_limit
         )
     except ImageError as exc:
         job.mark_failed(str(exc))
