@@ -33,36 +33,39 @@ import time
 import uuid
 from pathlib import Path
 
-from celery import shared_task
-from django.core.cache import cache
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facesite.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import django  # noqa: E402
+
+django.setup()  # a no-op in a worker, which has set Django up before its --include
+
+from celery import shared_task  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.core.management.base import CommandError  # noqa: E402
+
+from facesite.celery import app  # noqa: E402
+from recognition.management.commands.recognize import check_workers  # noqa: E402
+from recognition.models import Job  # noqa: E402
+from recognition.tasks import ROUTES, process_job  # noqa: E402
 
 QUEUE = "celery-floor"
 DONE_KEY = "benchmarks:celery-floor:done"
 TASK = "benchmarks.celery_floor.empty"
+# Delivered as a folder run's jobs are: process_job's options, the bulk priority.
+DELIVERY = ("acks_late", "reject_on_worker_lost", "ignore_result")
+PRIORITY = ROUTES[Job.Priority.LOW][1]
 
 
-@shared_task(name=TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=TASK, **{option: getattr(process_job, option) for option in DELIVERY})
 def empty(token: str = "") -> None:
     """Nothing, delivered as a job is; the last task of a round leaves its token."""
     if token:
         cache.set(DONE_KEY, token, timeout=600)
 
 
-def setup() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facesite.settings")
-    import django
-
-    django.setup()
-
-
 def worker_slots() -> int:
     """Pool slots of the workers that answer and know the empty task."""
-    from django.core.management.base import CommandError
-
-    from facesite.celery import app
-    from recognition.management.commands.recognize import check_workers
-
     try:
         slots = check_workers()
     except CommandError as exc:
@@ -78,14 +81,12 @@ def worker_slots() -> int:
 
 def one_round(count: int, timeout: float) -> float:
     """Seconds from asking the workers to read the queued tasks to the last one."""
-    from facesite.celery import app
-
     # A round's own token: tasks left over from an interrupted round cannot end it.
     token = uuid.uuid4().hex
     # The workers do not read this queue until asked to.
     for number in range(count):
         last = number == count - 1
-        empty.apply_async((token if last else "",), queue=QUEUE, priority=6)
+        empty.apply_async((token if last else "",), queue=QUEUE, priority=PRIORITY)
     began = time.perf_counter()
     app.control.add_consumer(QUEUE, reply=True, timeout=2)
     try:
@@ -100,8 +101,6 @@ def one_round(count: int, timeout: float) -> float:
 
 def recent_pipeline(limit: int = 500) -> float | None:
     """Median pipeline seconds of the newest successful jobs, if there are any."""
-    from recognition.models import Job
-
     rows = (
         Job.objects.filter(status=Job.Status.SUCCESS, end_time__isnull=False)
         .order_by("-end_time")
@@ -119,7 +118,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.tasks < 1 or args.repeat < 1:
         parser.error("--tasks and --repeat must be at least 1")
-    setup()
     slots = worker_slots()
     per_slot = []
     for number in range(1, args.repeat + 1):
